@@ -1,0 +1,35 @@
+# gitops-gen: `make render` and `make test` work on a fresh machine with only python3.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: render test lint typecheck bench schemas golden clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Render the bundled example (services/ + environments/) into ./rendered
+render: $(STAMP)
+	$(BIN)/gitops-gen render --config .
+
+## Run the whole test suite (what CI runs)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check generator tests
+	$(BIN)/ruff format --check generator tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Rewrite golden files after an intended change (review them in `git diff`)
+golden: $(STAMP)
+	$(BIN)/python -m pytest tests/golden --update-golden
+
+clean:
+	rm -rf $(VENV) rendered build dist .pytest_cache .mypy_cache .ruff_cache

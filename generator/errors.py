@@ -1,0 +1,113 @@
+"""Errors the user sees, and the exit codes they map to.
+
+Exit codes (documented in the README, tested in tests/cli/):
+  0  ok
+  1  findings: invalid output, a cross-object rule, drift under --check
+  2  bad input or usage: a spec, an environment file, a flag
+  3  could not run: a tool missing, crashing or timing out, a push that failed after its retries
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where a problem is: 1-based line and column, `field` as a dotted path like `canary.steps[1].pause`."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+    field: str = ""
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line:
+            where += f":{self.line}:{self.column or 1}"
+        return where
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One user mistake: where it is, what was expected, and a hint when there is one."""
+
+    location: Location
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.location}: "
+        if self.location.field:
+            text += f"{self.location.field}: "
+        text += self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class GeneratorError(Exception):
+    """Bad input: a spec, an environment file, a flag. Nothing has been written."""
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, problems: Sequence[Problem] | str) -> None:
+        if isinstance(problems, str):
+            self.problems: tuple[Problem, ...] = ()
+            text = problems
+        else:
+            self.problems = tuple(sorted(problems, key=lambda p: (p.location, p.message)))
+            text = "\n".join(str(p) for p in self.problems)
+        super().__init__(text)
+
+
+class InputError(GeneratorError):
+    """A spec or environment file is wrong."""
+
+
+class Findings(GeneratorError):
+    """The output breaks a schema or a cross-object rule, or the tree on disk has drifted."""
+
+    exit_code = 1
+
+
+class ToolError(GeneratorError):
+    """An external tool (kubeconform, git) is missing, crashed, timed out, or a push kept failing."""
+
+    exit_code = 3
+
+
+def raise_if_any(problems: Iterable[Problem]) -> None:
+    """Raise one InputError holding every problem, so the user sees them all at once."""
+    collected = list(problems)
+    if collected:
+        raise InputError(collected)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem found in manifests (rendered or hand-written): a schema violation or a broken rule.
+
+    `rule` is a stable ID (`SCHEMA`, `GG101`, `IST0101`, ...); errors fail the run, warnings only under
+    --strict.
+    """
+
+    rule: str
+    severity: str  # "error" | "warning"
+    location: Location
+    message: str
+    obj: str = ""  # "Kind/name" of the object concerned
+    link: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.rule} {self.severity}: "
+        if self.obj:
+            text += f"{self.obj}: "
+        if self.location.field:
+            text += f"{self.location.field}: "
+        text += self.message
+        if self.link:
+            text += f" (see {self.link})"
+        return text

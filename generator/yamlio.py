@@ -1,0 +1,183 @@
+"""YAML in and out.
+
+Reading user files goes through ruamel.yaml's round-trip loader, which remembers the line and column of
+every key and item, so every error can point at the exact spot. Writing manifests goes through one
+emitter, PyYAML's (C when available): ruamel's emitter is ~10x slower and output needs no comments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from .errors import InputError, Location, Problem
+
+PathTuple = tuple[str | int, ...]
+
+
+def format_field(path: Sequence[str | int]) -> str:
+    """`("canary", "steps", 1, "pause")` -> `canary.steps[1].pause`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _new_reader() -> YAML:
+    reader = YAML(typ="rt")
+    reader.allow_duplicate_keys = False
+    return reader
+
+
+def load_file(path: Path, display: str | None = None) -> Any:
+    """Load one YAML document with positions; a syntax error becomes an InputError at its line."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError([Problem(Location(shown), "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(Location(shown), f"cannot read file: {exc}")]) from None
+    return load_text(text, shown)
+
+
+def load_text(text: str, display: str) -> Any:
+    try:
+        documents = list(_new_reader().load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        hint = "a key may appear only once in a mapping" if "duplicate key" in what else ""
+        raise InputError([Problem(Location(display, line, column), f"YAML syntax error: {what}", hint)]) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - ruamel raises its own errors; kept for safety
+        raise InputError([Problem(Location(display), f"YAML syntax error: {exc}")]) from None
+    documents = [d for d in documents if d is not None]
+    if len(documents) > 1:
+        raise InputError([Problem(Location(display, 1, 1), "expected one YAML document, found several")])
+    return documents[0] if documents else None
+
+
+def position(node: Any, path: PathTuple) -> tuple[int, int] | None:
+    """1-based (line, column) of the value at `path` inside a round-trip node, or of its deepest parent.
+
+    Returns None when even the first step of the path is not in `node`.
+    """
+    found: tuple[int, int] | None = None
+    current = node
+    for part in path:
+        if isinstance(current, CommentedMap) and isinstance(part, str) and part in current:
+            line, column = current.lc.key(part)
+            found = (line + 1, column + 1)
+            current = current[part]
+        elif isinstance(current, CommentedSeq) and isinstance(part, int) and 0 <= part < len(current):
+            line, column = current.lc.item(part)
+            found = (line + 1, column + 1)
+            current = current[part]
+        else:
+            break
+    return found
+
+
+def has_path(node: Any, path: PathTuple) -> bool:
+    current = node
+    for part in path:
+        if isinstance(current, Mapping) and isinstance(part, str) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        else:
+            return False
+    return True
+
+
+def to_plain(node: Any) -> Any:
+    """Round-trip nodes -> plain dicts, lists and scalars (str subclasses such as ScalarString too)."""
+    if isinstance(node, Mapping):
+        return {str(k): to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
+
+
+# ---- output -----------------------------------------------------------------------------------------
+
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class ManifestDumper(_Dumper):  # type: ignore[misc, valid-type]
+    """PyYAML's emitter, made to quote every string a YAML 1.1 *or* 1.2 reader would not read as a string.
+
+    PyYAML already quotes YAML 1.1 booleans and numbers (`yes`, `on`, `0123`); Kubernetes reads YAML 1.1,
+    but other tools (yq, ruamel) read 1.2, whose octal `0o17` and `.Inf` spellings PyYAML would leave bare.
+    """
+
+
+ManifestDumper.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+)$"), list("-+0")
+)
+ManifestDumper.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+.")
+)
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if "\n" in data:
+        return dumper.represent_scalar(_STR_TAG, data, style="|")
+    return dumper.represent_scalar(_STR_TAG, data)
+
+
+ManifestDumper.add_representer(str, _represent_str)
+
+
+def dump_manifest(obj: Any) -> str:
+    """The one emitter: block style, 2-space indent, key order as given, no line folding."""
+    text: str = yaml.dump(
+        obj,
+        Dumper=ManifestDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 16,
+        indent=2,
+    )
+    return text
+
+
+def parse_documents(text: str) -> list[Any]:
+    """Fast parse of rendered output (no positions needed: it came from our own templates)."""
+    return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+
+
+def iter_documents_with_lines(text: str) -> Iterator[tuple[int, Any]]:
+    """Each document of a multi-document file with the 1-based line it starts on (for hand-written files)."""
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            line = node.start_mark.line + 1
+            data = loader.construct_document(node)
+            if data is not None:
+                yield line, data
+    finally:
+        loader.dispose()
