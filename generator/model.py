@@ -1,0 +1,428 @@
+"""The resolved model: what one service looks like in one environment, every default filled in.
+
+Resolution also makes the checks a schema cannot express (weights strictly increasing, a startingStep
+inside the steps, a gateway that exists, ...), each pointing at the layer the bad value came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .environments import Merged, apply_defaults, merge_layers, service_layers
+from .errors import Location, Problem, raise_if_any
+from .skywalking import QUERY_STYLES, SCALED_BY_10000, MetricCheck, is_labeled, service_name
+from .spec import SourceFile, _schema_file
+
+ROLLOUTS_ANNOTATION_MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    organization: str
+    tenant: str
+    workspace: str
+    traffic_group: str | None = None
+    security_group: str | None = None
+    gateway_group: str | None = None
+
+    def annotations(self, group_kind: str) -> dict[str, str]:
+        """The four `tsb.tetrate.io/*` annotations every direct-mode Istio object needs."""
+        group = {"trafficGroup": self.traffic_group, "gatewayGroup": self.gateway_group}[group_kind]
+        return {
+            "tsb.tetrate.io/organization": self.organization,
+            "tsb.tetrate.io/tenant": self.tenant,
+            "tsb.tetrate.io/workspace": self.workspace,
+            f"tsb.tetrate.io/{group_kind}": group or "",
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    weight: int | None = None
+    pause: str | None = None  # a duration, or "" for a pause that waits for manual promotion
+
+    def to_argo(self) -> dict[str, Any]:
+        if self.weight is not None:
+            return {"setWeight": self.weight}
+        return {"pause": {"duration": self.pause} if self.pause else {}}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    template_name: str
+    interval: str
+    window: str
+    failure_limit: int
+    min_points: int
+    style: str
+    address: str
+    starting_step: int | None
+    checks: tuple[MetricCheck, ...]
+
+
+@dataclass(frozen=True)
+class Canary:
+    rollout_name: str
+    stable_subset: str
+    canary_subset: str
+    version_label: str
+    steps: tuple[Step, ...]
+    replicas: int | None
+    workload: Mapping[str, str]
+    analysis: Analysis | None
+
+
+@dataclass(frozen=True)
+class Subset:
+    name: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Ingress:
+    virtual_service: str
+    gateway: str
+    hosts: tuple[str, ...]
+    paths: tuple[Mapping[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ArgoApp:
+    project: str
+    repo_url: str
+    target_revision: str
+    server: str
+    automated: bool
+    prune: bool
+    self_heal: bool
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    namespace: str
+    env: str
+    cluster: str
+    selector: Mapping[str, str]
+    host: str
+    port: int | None
+    route_name: str
+    own_virtual_service: bool
+    subsets: tuple[Subset, ...]
+    default_subset: str
+    canary: Canary | None
+    ingress: Ingress | None
+    tenancy: Tenancy
+    argocd: ArgoApp
+    source: str  # services/<name>.yaml
+
+    def skywalking_service_name(self) -> str:
+        assert self.canary is not None
+        return service_name(self.canary.canary_subset, self.name, self.namespace, self.cluster)
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str
+    namespace: str
+    ingress_gateway: str
+    service_type: str
+    servers: tuple[Mapping[str, Any], ...]
+    tenancy: Tenancy
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    cluster: str
+    repo_url: str
+    branch: str
+    target_revision: str
+    path: str
+    argocd_namespace: str
+    argocd: ArgoApp
+    skywalking_address: str
+    tenancy_namespace: str | None
+    gateways: tuple[Gateway, ...]
+    source: str
+
+
+# ---- resolution ---------------------------------------------------------------------------------------
+
+
+def _tenancy(values: Mapping[str, Any]) -> Tenancy:
+    return Tenancy(
+        organization=values.get("organization", ""),
+        tenant=values.get("tenant", ""),
+        workspace=values.get("workspace", ""),
+        traffic_group=values.get("trafficGroup"),
+        security_group=values.get("securityGroup"),
+        gateway_group=values.get("gatewayGroup"),
+    )
+
+
+def _argo_app(values: Mapping[str, Any]) -> ArgoApp:
+    policy = values.get("syncPolicy", {})
+    return ArgoApp(
+        project=values.get("project", "default"),
+        repo_url=values.get("repoURL", ""),
+        target_revision=values.get("targetRevision", "HEAD"),
+        server=values.get("server", "https://kubernetes.default.svc"),
+        automated=policy.get("automated", True),
+        prune=policy.get("prune", True),
+        self_heal=policy.get("selfHeal", True),
+    )
+
+
+def resolve_environment(name: str, source: SourceFile) -> Environment:
+    data = apply_defaults(_schema_file("environment.schema.json"), dict(source.data))
+    problems: list[Problem] = []
+    tsb = data.get("tsb", {})
+    gateways = []
+    for index, raw in enumerate(data.get("gateways", [])):
+        tenancy = _tenancy({**tsb, **raw.get("tsb", {})})
+        if not tenancy.gateway_group:
+            problems.append(Problem(source.locate(("gateways", index, "name")), "no TSB gateway group for this gateway",
+                                    "set tsb.gatewayGroup in the environment or in the gateway"))
+        missing = [k for k in ("organization", "tenant", "workspace") if not getattr(tenancy, k)]
+        if missing:
+            problems.append(Problem(source.locate(("gateways", index, "name")),
+                                    f"no TSB {', '.join(missing)} for this gateway", "set them in the environment's tsb"))
+        gateways.append(
+            Gateway(
+                name=raw["name"],
+                namespace=raw["namespace"],
+                ingress_gateway=raw.get("ingressGateway") or f"tsb-gateway-{raw['namespace']}",
+                service_type=raw["serviceType"],
+                servers=tuple(raw["servers"]),
+                tenancy=tenancy,
+            )
+        )
+    seen: dict[str, int] = {}
+    for index, gateway in enumerate(gateways):
+        if gateway.name in seen:
+            problems.append(Problem(source.locate(("gateways", index, "name")),
+                                    f"gateway '{gateway.name}' is defined twice", f"first at gateways[{seen[gateway.name]}]"))
+        seen.setdefault(gateway.name, index)
+    raise_if_any(problems)
+    gitops = data["gitops"]
+    argocd = data.get("argocd", {})
+    return Environment(
+        name=name,
+        cluster=data["cluster"],
+        repo_url=gitops["repoURL"],
+        branch=gitops["branch"],
+        target_revision=gitops["targetRevision"],
+        path=gitops["path"],
+        argocd_namespace=argocd.get("namespace", "argocd"),
+        argocd=_argo_app({**argocd, "repoURL": gitops["repoURL"], "targetRevision": gitops["targetRevision"]}),
+        skywalking_address=data["skywalking"]["address"],
+        tenancy_namespace=tsb.get("tenancyNamespace"),
+        gateways=tuple(gateways),
+        source=source.display,
+    )
+
+
+def resolve_service(env: Environment, env_source: SourceFile, spec: SourceFile) -> Service:
+    """Merge the layers of one service in one environment and build its model, or raise every problem."""
+    name = spec.data["name"]
+    merged = merge_layers(service_layers(env_source, spec, name))
+    apply_defaults(_schema_file("service.schema.json"), merged.data)
+    resolver = _ServiceResolver(env, merged, spec.display)
+    service = resolver.build()
+    raise_if_any(resolver.problems)
+    return service
+
+
+class _ServiceResolver:
+    def __init__(self, env: Environment, merged: Merged, source: str) -> None:
+        self.env = env
+        self.merged = merged
+        self.data = merged.data
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def problem(self, path: tuple[str | int, ...], message: str, hint: str = "") -> None:
+        self.problems.append(Problem(self.merged.locate(path), message, hint))
+
+    def build(self) -> Service:
+        data = self.data
+        name: str = data["name"]
+        mesh = data.get("mesh", {})
+        canary = self._canary() if "canary" in data else None
+        if "analysis" in data and canary is None:
+            self.problem(("analysis",), "analysis needs a canary section", "add canary.steps, or remove analysis")
+        subsets = tuple(Subset(s["name"], s["labels"]) for s in mesh.get("subsets", []))
+        if canary is not None and subsets:
+            self.problem(("mesh", "subsets"), "a canary service gets its subsets from canary.stableSubset/canarySubset",
+                         "remove mesh.subsets")
+        if canary is None and not subsets:
+            subsets = (Subset("v1", {"version": "v1"}),)
+        default_subset = mesh.get("defaultSubset") or (subsets[0].name if subsets else "")
+        if canary is None and default_subset not in {s.name for s in subsets}:
+            self.problem(("mesh", "defaultSubset"), f"no subset named '{default_subset}'",
+                         f"subsets: {', '.join(s.name for s in subsets)}")
+        tenancy = _tenancy(data.get("tsb", {}))
+        for key in ("organization", "tenant", "workspace", "trafficGroup"):
+            if not data.get("tsb", {}).get(key):
+                self.problem(("tsb", key), f"no TSB {key} for this service",
+                             f"set tsb.{key} in the environment ({self.env.source}) or the spec")
+        ingress = self._ingress(tenancy) if "ingress" in data else None
+        argocd = _argo_app(data.get("argocd", {}))
+        if not argocd.repo_url:
+            self.problem(("argocd", "repoURL"), "no GitOps repoURL", "set gitops.repoURL in the environment")
+        return Service(
+            name=name,
+            namespace=data["namespace"],
+            env=self.env.name,
+            cluster=self.env.cluster,
+            selector=data.get("selector") or {"app": name},
+            host=mesh.get("host") or name,
+            port=mesh.get("port"),
+            route_name=mesh.get("routeName", "primary"),
+            own_virtual_service=mesh.get("virtualService", True),
+            subsets=subsets,
+            default_subset=default_subset,
+            canary=canary,
+            ingress=ingress,
+            tenancy=tenancy,
+            argocd=argocd,
+            source=self.source,
+        )
+
+    def _steps(self, canary: Mapping[str, Any]) -> tuple[Step, ...]:
+        if "steps" in canary and ("weights" in canary or "pause" in canary):
+            self.problem(("canary", "weights" if "weights" in canary else "pause"),
+                         "give either canary.steps or the compact weights + pause, not both")
+            return ()
+        if "steps" in canary:
+            steps = []
+            for raw in canary["steps"]:
+                if "setWeight" in raw:
+                    steps.append(Step(weight=raw["setWeight"]))
+                else:
+                    pause = raw["pause"]
+                    steps.append(Step(pause=pause if isinstance(pause, str) else pause.get("duration", "")))
+            weight_paths = [("canary", "steps", i, "setWeight") for i, s in enumerate(steps) if s.weight is not None]
+        elif "weights" in canary:
+            pause = canary.get("pause", {})
+            duration = pause if isinstance(pause, str) else pause.get("duration", "")
+            steps = []
+            for weight in canary["weights"]:
+                steps.extend((Step(weight=weight), Step(pause=duration)))
+            weight_paths = [("canary", "weights", i) for i in range(len(canary["weights"]))]
+        else:
+            self.problem(("canary",), "a canary needs steps", "add canary.steps, or canary.weights and canary.pause")
+            return ()
+        weights = [s.weight for s in steps if s.weight is not None]
+        for index in range(1, len(weights)):
+            previous, current = weights[index - 1], weights[index]
+            if current is not None and previous is not None and current <= previous:
+                self.problem(weight_paths[index], f"weight {current} does not increase on the previous {previous}",
+                             "canary weights must be strictly increasing")
+        if not weights:
+            self.problem(("canary",), "the steps never set a weight", "add setWeight steps")
+        return tuple(steps)
+
+    def _canary(self) -> Canary:
+        data = self.data
+        canary = data["canary"]
+        steps = self._steps(canary)
+        stable, canary_subset = canary["stableSubset"], canary["canarySubset"]
+        if stable == canary_subset:
+            self.problem(("canary", "canarySubset"), "the canary and stable subsets have the same name")
+        workload = {"apiVersion": "apps/v1", "kind": "Deployment", **data.get("workloadRef", {})}
+        workload.setdefault("name", data["name"])
+        analysis = self._analysis(len(steps)) if "analysis" in data else None
+        return Canary(
+            rollout_name=canary.get("rolloutName") or f"{data['name']}-rollout",
+            stable_subset=stable,
+            canary_subset=canary_subset,
+            version_label=canary["versionLabel"],
+            steps=steps,
+            replicas=data.get("replicas"),
+            workload=workload,
+            analysis=analysis,
+        )
+
+    def _analysis(self, step_count: int) -> Analysis:
+        raw = self.data["analysis"]
+        style = raw["queryStyle"]
+        assert style in QUERY_STYLES
+        starting = raw.get("startingStep")
+        if starting is not None and step_count and starting >= step_count:
+            self.problem(("analysis", "startingStep"), f"step {starting} does not exist",
+                         f"the canary has steps 0 to {step_count - 1}")
+        apdex = raw.get("apdex", {"threshold": 0.99})
+        checks = [MetricCheck("apdex", "service_apdex", minimum=apdex.get("threshold", 0.99),
+                              condition=apdex.get("successCondition"))]
+        names = {"apdex": ("analysis", "apdex")}
+        for index, metric in enumerate(raw.get("metrics", [])):
+            path: tuple[str | int, ...] = ("analysis", "metrics", index)
+            check = MetricCheck(metric["name"], metric["metric"], metric.get("min"), metric.get("max"),
+                                metric.get("percentile"), metric.get("successCondition"))
+            if check.name in names:
+                self.problem(path + ("name",), f"metric name '{check.name}' is used twice")
+            names[check.name] = path
+            if check.condition is None and check.minimum is None and check.maximum is None:
+                self.problem(path, "a metric needs min, max or successCondition")
+            if is_labeled(check.metric) and check.percentile is None and check.condition is None:
+                self.problem(path + ("metric",), f"{check.metric} holds several percentiles", "set percentile: 99")
+            if is_labeled(check.metric) and style != "mqe" and check.condition is None:
+                self.problem(path + ("metric",), f"{check.metric} is a labeled metric, read only through MQE here",
+                             "set analysis.queryStyle: mqe (SkyWalking >= 9.5)")
+            if check.metric in SCALED_BY_10000:
+                for bound_key in ("min", "max"):
+                    value = metric.get(bound_key)
+                    if value is not None and not 0 <= value <= 1:
+                        self.problem(path + (bound_key,), f"{check.metric} bounds are fractions, got {value}",
+                                     f"write {value / 10000 if value > 1 else value} for {value}")
+            checks.append(check)
+        return Analysis(
+            template_name=raw.get("templateName") or f"{self.data['name']}-analysis",
+            interval=raw["interval"],
+            window=raw["window"],
+            failure_limit=raw["failureLimit"],
+            min_points=raw["minDataPoints"],
+            style=style,
+            address=raw.get("address") or self.env.skywalking_address,
+            starting_step=starting,
+            checks=tuple(checks),
+        )
+
+    def _ingress(self, tenancy: Tenancy) -> Ingress | None:
+        raw = self.data["ingress"]
+        for key in ("gateway", "hosts", "paths"):
+            if key not in raw:
+                self.problem(("ingress", key), f"missing required key '{key}'")
+        if any(key not in raw for key in ("gateway", "hosts", "paths")):
+            return None
+        known = [g.name for g in self.env.gateways]
+        if raw["gateway"] not in known:
+            self.problem(("ingress", "gateway"), f"no gateway '{raw['gateway']}' in environment '{self.env.name}'",
+                         f"gateways: {', '.join(known)}" if known else f"add it to gateways in {self.env.source}")
+        if not tenancy.gateway_group:
+            self.problem(("tsb", "gatewayGroup"), "an ingress needs a TSB gateway group", "set tsb.gatewayGroup")
+        return Ingress(
+            virtual_service=raw.get("virtualService") or f"{self.data['name']}-ingress",
+            gateway=raw["gateway"],
+            hosts=tuple(raw["hosts"]),
+            paths=tuple(raw["paths"]),
+        )
+
+
+def unknown_overrides(env_source: SourceFile, services: Mapping[str, Any]) -> list[Problem]:
+    """An override in `services.<name>` for a service that has no spec is a mistake, not a no-op."""
+    import difflib
+
+    problems = []
+    for name in env_source.data.get("services", {}) or {}:
+        if name not in services:
+            close = difflib.get_close_matches(name, list(services), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"no services/{name}.yaml"
+            location = env_source.locate(("services", name))
+            problems.append(Problem(Location(location.path, location.line, location.column, f"services.{name}"),
+                                    f"override for unknown service '{name}'", hint))
+    return problems

@@ -1,0 +1,241 @@
+"""Load service specs and environment files, and check them against their JSON schemas.
+
+Every problem points at file:line:column and the field path; all problems of a run are reported
+together, sorted by position.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+
+from .errors import InputError, Location, Problem, raise_if_any
+from .resources import data_dir
+from .yamlio import PathTuple, format_field, load_file, position, to_plain
+
+SERVICES_DIR = "services"
+ENVIRONMENTS_DIR = "environments"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A loaded YAML file: its round-trip node (positions) and the same data as plain Python values."""
+
+    display: str
+    node: Any
+    data: Any
+
+    def locate(self, path: PathTuple, prefix: PathTuple = ()) -> Location:
+        found = position(self.node, prefix + path)
+        line, column = found if found else (1, 1)
+        return Location(self.display, line, column, format_field(path))
+
+
+# ---- schemas ------------------------------------------------------------------------------------------
+
+
+def _schema_file(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((data_dir("schemas") / "spec" / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def _validator(name: str, pointer: str = "") -> jsonschema.protocols.Validator:
+    """Compiled once per process: schema checking runs for every file of every render."""
+    service = _schema_file("service.schema.json")
+    environment = _schema_file("environment.schema.json")
+    registry: Registry = Registry().with_resources(
+        [
+            ("service.schema.json", Resource.from_contents(service)),
+            ("environment.schema.json", Resource.from_contents(environment)),
+        ]
+    )
+    schema = service if name == "service.schema.json" else environment
+    if pointer:
+        schema = {"$ref": f"{name}#{pointer}"}
+    cls = jsonschema.validators.validator_for(service)
+    return cls(schema, registry=registry)  # type: ignore[no-any-return]
+
+
+def service_validator(partial: bool = False) -> jsonschema.protocols.Validator:
+    """The whole-spec validator, or (partial) the one for environment `defaults` and overrides."""
+    return _validator("service.schema.json", "/$defs/service" if partial else "")
+
+
+def environment_validator() -> jsonschema.protocols.Validator:
+    return _validator("environment.schema.json")
+
+
+def _leaf_errors(error: ValidationError) -> ValidationError:
+    """For oneOf/anyOf, pick the branch error that best explains the mistake (not 'is not of type object')."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        candidates = [e for e in error.context if e.validator != "type"] or list(error.context)
+        chosen = best_match(candidates)
+        return _leaf_errors(chosen) if chosen is not None else error
+    return error
+
+
+def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
+    """(message, hint, extra path) for one schema error, in the user's terms."""
+    validator = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance = error.instance
+    hint = str(schema.get("x-hint", ""))
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        known = sorted(schema.get("properties", {}))
+        extra = sorted(k for k in instance if k not in schema.get("properties", {}))
+        key = extra[0] if extra else ""
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(known)}"
+        return f"unknown key '{key}'", hint, (key,)
+    if validator == "required":
+        missing = str(error.message).split("'")[1] if "'" in error.message else str(error.message)
+        return f"missing required key '{missing}'", hint, ()
+    if validator == "type":
+        expected = error.validator_value
+        expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
+        return f"expected {expected_text}, got {_type_name(instance)} {_show(instance)}", hint, ()
+    if validator == "enum":
+        options = ", ".join(_show(v) for v in error.validator_value)
+        return f"expected one of {options}; got {_show(instance)}", hint, ()
+    if validator == "const":
+        return f"expected {_show(error.validator_value)}; got {_show(instance)}", hint, ()
+    if validator == "pattern":
+        return f"invalid value {_show(instance)}", hint or f"must match {error.validator_value}", ()
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
+        return f"expected a number {sign} {error.validator_value}, got {_show(instance)}", hint, ()
+    if validator in ("minItems", "maxItems"):
+        sign = "at least" if validator == "minItems" else "at most"
+        return f"expected {sign} {error.validator_value} item(s)", hint, ()
+    if validator in ("minProperties", "maxProperties"):
+        if error.validator_value == 1 and validator == "maxProperties":
+            return f"expected exactly one key, got {', '.join(sorted(instance))}", hint, ()
+        return "expected exactly one key, got none", hint, ()
+    if validator in ("minLength", "maxLength"):
+        sign = "at least" if validator == "minLength" else "at most"
+        return f"expected {sign} {error.validator_value} character(s), got {_show(instance)}", hint, ()
+    if validator == "propertyNames":
+        return f"invalid key {_show(instance)}", hint, ()
+    return str(error.message), hint, ()
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "integer", float: "number", str: "string", dict: "mapping", list: "list"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def schema_problems(
+    validator: jsonschema.protocols.Validator, source: SourceFile, data: Any, prefix: PathTuple = ()
+) -> list[Problem]:
+    """Every schema error of `data` (found at `prefix` inside `source`), as located problems."""
+    problems = []
+    for error in validator.iter_errors(data):
+        leaf = _leaf_errors(error)
+        message, hint, extra = _describe(leaf)
+        path = tuple(leaf.absolute_path) + extra
+        if leaf.validator == "propertyNames":
+            path = tuple(leaf.absolute_path) + (str(leaf.instance),)
+        problems.append(Problem(source.locate(path, prefix), message, hint))
+    return problems
+
+
+# ---- loading ------------------------------------------------------------------------------------------
+
+
+def load_source(path: Path, display: str) -> SourceFile:
+    node = load_file(path, display)
+    return SourceFile(display, node, to_plain(node))
+
+
+def _yaml_files(folder: Path) -> Iterator[Path]:
+    yield from sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_services(config_dir: Path) -> dict[str, SourceFile]:
+    """Every services/*.yaml, schema-checked; keyed by service name (which must be the file's stem)."""
+    folder = config_dir / SERVICES_DIR
+    if not folder.is_dir():
+        raise InputError(
+            [Problem(Location(SERVICES_DIR), "folder not found", f"--config {config_dir} holds no {SERVICES_DIR}/")]
+        )
+    sources: dict[str, SourceFile] = {}
+    problems: list[Problem] = []
+    for path in _yaml_files(folder):
+        display = f"{SERVICES_DIR}/{path.name}"
+        try:
+            source = load_source(path, display)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        if not isinstance(source.data, dict):
+            problems.append(Problem(Location(display, 1, 1), "expected a mapping (a service spec)"))
+            continue
+        found = schema_problems(service_validator(), source, source.data)
+        problems.extend(found)
+        name = source.data.get("name")
+        if not found and name != path.stem:
+            problems.append(
+                Problem(source.locate(("name",)), f"name {_show(name)} differs from the file name {path.name}",
+                        f"rename the file to {name}.yaml or the service to {path.stem}")
+            )
+        if not found:
+            sources[path.stem] = source
+    raise_if_any(problems)
+    return sources
+
+
+def environment_names(config_dir: Path) -> list[str]:
+    folder = config_dir / ENVIRONMENTS_DIR
+    return [p.stem for p in _yaml_files(folder)] if folder.is_dir() else []
+
+
+def load_environment(config_dir: Path, name: str) -> SourceFile:
+    """environments/<name>.yaml, schema-checked (its `defaults` and `services` as partial service specs)."""
+    display = f"{ENVIRONMENTS_DIR}/{name}.yaml"
+    path = config_dir / ENVIRONMENTS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = environment_names(config_dir)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else (
+            f"known environments: {', '.join(known)}" if known else f"create {display}"
+        )
+        raise InputError([Problem(Location(display), "environment file not found", hint)])
+    source = load_source(path, display)
+    if not isinstance(source.data, dict):
+        raise InputError([Problem(Location(display, 1, 1), "expected a mapping (an environment file)")])
+    raise_if_any(schema_problems(environment_validator(), source, source.data))
+    return source
+
+
+def select(names: Iterable[str], wanted: Iterable[str], what: str, where: str) -> list[str]:
+    """The requested subset of `names` (all when none requested); an unknown name is a usage error."""
+    available = sorted(names)
+    chosen = sorted(set(wanted))
+    if not chosen:
+        return available
+    problems = []
+    for name in chosen:
+        if name not in available:
+            close = difflib.get_close_matches(name, available, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(available) or 'none'}"
+            problems.append(Problem(Location(where), f"unknown {what} '{name}'", hint))
+    raise_if_any(problems)
+    return chosen
