@@ -70,7 +70,7 @@ class Merged:
                 best = (depth, layer)
         if best is not None:
             depth, layer = best
-            where = _location(layer, path[:depth])
+            where = _location(layer, path[:depth], at_key=True)
             return Location(where.path, where.line, where.column, format_field(path))
         spec = self.layers[-1] if self.layers else None
         for layer in self.layers:
@@ -89,8 +89,8 @@ def _matched_depth(data: Any, path: PathTuple) -> int:
     return depth
 
 
-def _location(layer: Layer, path: PathTuple) -> Location:
-    found = position(layer.source.node, layer.file_path(path))
+def _location(layer: Layer, path: PathTuple, at_key: bool = False) -> Location:
+    found = position(layer.source.node, layer.file_path(path), at_key)
     line, column = found if found else (1, 1)
     return Location(layer.source.display, line, column, format_field(path))
 

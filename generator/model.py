@@ -422,7 +422,7 @@ def unknown_overrides(env_source: SourceFile, services: Mapping[str, Any]) -> li
         if name not in services:
             close = difflib.get_close_matches(name, list(services), n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"no services/{name}.yaml"
-            location = env_source.locate(("services", name))
+            location = env_source.locate(("services", name), at_key=True)
             problems.append(Problem(Location(location.path, location.line, location.column, f"services.{name}"),
                                     f"override for unknown service '{name}'", hint))
     return problems

@@ -33,7 +33,7 @@ from .model import (
 )
 from .resources import data_dir
 from .skywalking import SERVICE_NAME_ARG, query, success_condition
-from .spec import environment_names, load_environment, load_services, select
+from .spec import ENVIRONMENTS_DIR, SERVICES_DIR, environment_names, load_environment, load_services, select
 from .yamlio import dump_manifest, parse_documents
 
 DIRECT_MODE_LABELS = {"istio.io/rev": "tsb"}
@@ -364,13 +364,22 @@ def render_all(config_dir: Path, envs: Iterable[str] = (), services: Iterable[st
     With `services` given, only those services' objects are rendered (no environment-level objects).
     """
     specs = load_services(config_dir)
-    env_names = select(environment_names(config_dir), envs, "environment", "environments/")
-    if not env_names:
-        raise InputError([Problem(Location("environments/"), "no environment files",
-                                  "add environments/<env>.yaml")])
-    chosen = select(specs, services, "service", "services/")
-    manifests: list[Manifest] = []
     problems: list[Problem] = []
+    env_names: list[str] = []
+    chosen: list[str] = []
+    try:
+        env_names = select(environment_names(config_dir), envs, "environment", lambda n: f"{ENVIRONMENTS_DIR}/{n}.yaml")
+    except InputError as exc:
+        problems.extend(exc.problems)
+    try:
+        chosen = select(specs, services, "service", lambda n: f"{SERVICES_DIR}/{n}.yaml")
+    except InputError as exc:
+        problems.extend(exc.problems)
+    raise_if_any(problems)
+    if not env_names:
+        raise InputError([Problem(Location(f"{ENVIRONMENTS_DIR}/"), "no environment files",
+                                  f"add {ENVIRONMENTS_DIR}/<env>.yaml")])
+    manifests: list[Manifest] = []
     for env_name in env_names:
         try:
             manifests.extend(_render_environment(env_name, config_dir, specs, chosen, only=bool(list(services))))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -34,8 +34,8 @@ class SourceFile:
     node: Any
     data: Any
 
-    def locate(self, path: PathTuple, prefix: PathTuple = ()) -> Location:
-        found = position(self.node, prefix + path)
+    def locate(self, path: PathTuple, prefix: PathTuple = (), at_key: bool = False) -> Location:
+        found = position(self.node, prefix + path, at_key)
         line, column = found if found else (1, 1)
         return Location(self.display, line, column, format_field(path))
 
@@ -153,7 +153,8 @@ def schema_problems(
         path = tuple(leaf.absolute_path) + extra
         if leaf.validator == "propertyNames":
             path = tuple(leaf.absolute_path) + (str(leaf.instance),)
-        problems.append(Problem(source.locate(path, prefix), message, hint))
+        at_key = leaf.validator in ("additionalProperties", "propertyNames", "required")
+        problems.append(Problem(source.locate(path, prefix, at_key), message, hint))
     return problems
 
 
@@ -225,7 +226,7 @@ def load_environment(config_dir: Path, name: str) -> SourceFile:
     return source
 
 
-def select(names: Iterable[str], wanted: Iterable[str], what: str, where: str) -> list[str]:
+def select(names: Iterable[str], wanted: Iterable[str], what: str, file_of: Callable[[str], str]) -> list[str]:
     """The requested subset of `names` (all when none requested); an unknown name is a usage error."""
     available = sorted(names)
     chosen = sorted(set(wanted))
@@ -236,6 +237,6 @@ def select(names: Iterable[str], wanted: Iterable[str], what: str, where: str) -
         if name not in available:
             close = difflib.get_close_matches(name, available, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(available) or 'none'}"
-            problems.append(Problem(Location(where), f"unknown {what} '{name}'", hint))
+            problems.append(Problem(Location(file_of(name)), f"{what} file not found", hint))
     raise_if_any(problems)
     return chosen

@@ -68,16 +68,18 @@ def load_text(text: str, display: str) -> Any:
     return documents[0] if documents else None
 
 
-def position(node: Any, path: PathTuple) -> tuple[int, int] | None:
-    """1-based (line, column) of the value at `path` inside a round-trip node, or of its deepest parent.
+def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int] | None:
+    """1-based (line, column) of the value at `path` inside a round-trip node (of its key, with
+    `at_key`), or of its deepest parent's key when the path goes further than the node.
 
     Returns None when even the first step of the path is not in `node`.
     """
     found: tuple[int, int] | None = None
     current = node
-    for part in path:
+    for index, part in enumerate(path):
+        last = index == len(path) - 1
         if isinstance(current, CommentedMap) and isinstance(part, str) and part in current:
-            line, column = current.lc.key(part)
+            line, column = current.lc.value(part) if last and not at_key else current.lc.key(part)
             found = (line + 1, column + 1)
             current = current[part]
         elif isinstance(current, CommentedSeq) and isinstance(part, int) and 0 <= part < len(current):
@@ -137,7 +139,9 @@ ManifestDumper.add_implicit_resolver(
     "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+)$"), list("-+0")
 )
 ManifestDumper.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+.")
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"),
 )
 
 

@@ -1,0 +1,46 @@
+"""The one emitter: settings pinned, ambiguous strings quoted, multi-line strings as literal blocks."""
+
+import yaml
+
+from generator.yamlio import dump_manifest, load_text, parse_documents, position
+
+
+def test_emitter_settings_are_pinned() -> None:
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"list": ["a", "b"]}}
+    assert dump_manifest(obj) == (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  list:\n  - a\n  - b\n"
+    )
+
+
+def test_strings_a_yaml_reader_would_not_read_back_as_strings_are_quoted() -> None:
+    ambiguous = ["yes", "on", "NO", "off", "true", "null", "~", "0123", "0o17", "0x1F", "1e3", "1:20", ".inf",
+                 "12", "3.5", ""]
+    text = dump_manifest({"values": ambiguous})
+    for value in ambiguous:
+        assert f"- {value}\n" not in text or value == "", value
+    # YAML 1.1 (Kubernetes) reads every one of them back as the same string.
+    assert yaml.safe_load(text) == {"values": ambiguous}
+
+
+def test_plain_strings_stay_plain() -> None:
+    assert dump_manifest({"a": "canary|reviews|bookinfo|cp-cluster-1|-"}) == "a: canary|reviews|bookinfo|cp-cluster-1|-\n"
+
+
+def test_multiline_strings_are_literal_blocks() -> None:
+    text = dump_manifest({"query": "query q {\n  a\n}\n"})
+    assert text == "query: |\n  query q {\n    a\n  }\n"
+    assert parse_documents(text) == [{"query": "query q {\n  a\n}\n"}]
+
+
+def test_long_lines_are_not_folded() -> None:
+    long = "x" * 500 + " " + "y" * 500
+    assert dump_manifest({"a": long}) == f"a: {long}\n"
+
+
+def test_positions_are_one_based_value_or_key() -> None:
+    node = load_text("a:\n  b: [1, 2]\n  c: x\n", "f.yaml")
+    assert position(node, ("a", "c")) == (3, 6)
+    assert position(node, ("a", "c"), at_key=True) == (3, 3)
+    assert position(node, ("a", "b", 1)) == (2, 10)
+    assert position(node, ("a", "missing")) == (1, 1)
+    assert position(node, ("nope",)) is None
