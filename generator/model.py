@@ -380,6 +380,11 @@ class _ServiceResolver:
                         self.problem(path + (bound_key,), f"{check.metric} bounds are fractions, got {value}",
                                      f"write {value / 10000 if value > 1 else value} for {value}")
             checks.append(check)
+        address = raw.get("address") or self.env.skywalking_address
+        if address.rstrip("/").endswith("/graphql"):
+            where = ("analysis", "address") if "address" in raw else ("analysis",)
+            self.problem(where, f"address {address!r} ends in /graphql",
+                         "give the OAP address only: the SkyWalking provider appends /graphql itself")
         return Analysis(
             template_name=raw.get("templateName") or f"{self.data['name']}-analysis",
             interval=raw["interval"],
@@ -387,7 +392,7 @@ class _ServiceResolver:
             failure_limit=raw["failureLimit"],
             min_points=raw["minDataPoints"],
             style=style,
-            address=raw.get("address") or self.env.skywalking_address,
+            address=address,
             starting_step=starting,
             checks=tuple(checks),
         )
