@@ -39,30 +39,46 @@ def reports_errors(command: F) -> F:
 
 
 config_option = click.option(
-    "--config", "config_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-    show_default=True, help="Config repo holding services/ and environments/.",
+    "--config",
+    "config_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Config repo holding services/ and environments/.",
 )
 
 
 @click.group(epilog=EXIT_CODES)
 @click.version_option(package_name="gitops-gen")
 def cli() -> None:
-    """Render canary releases (Argo Rollouts + SkyWalking + TSB direct mode + Argo CD) from one spec per service."""
+    """Render canary releases (Argo Rollouts, SkyWalking, TSB, Argo CD) from one spec per service."""
 
 
 @cli.command(epilog=EXIT_CODES)
 @config_option
-@click.option("--env", "envs", multiple=True, metavar="ENV", help="Render only this environment (repeatable).")
-@click.option("--service", "services", multiple=True, metavar="NAME", help="Render only this service (repeatable).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder.  [default: <config>/rendered]")
+@click.option(
+    "--env", "envs", multiple=True, metavar="ENV", help="Render only this environment (repeatable)."
+)
+@click.option(
+    "--service", "services", multiple=True, metavar="NAME", help="Render only this service (repeatable)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder.  [default: <config>/rendered]",
+)
 @reports_errors
 def render(config_dir: Path, envs: tuple[str, ...], services: tuple[str, ...], out_dir: Path | None) -> None:
     """Render the manifests of every (or the given) environment and service into --out."""
     manifests = render_all(config_dir, envs, services)
     report = write_tree(out_dir or config_dir / "rendered", manifests)
-    click.echo(f"rendered {len(manifests)} manifests: {len(report.written)} written, "
-               f"{len(report.unchanged)} unchanged", err=True)
+    click.echo(
+        f"rendered {len(manifests)} manifests: {len(report.written)} written, "
+        f"{len(report.unchanged)} unchanged",
+        err=True,
+    )
 
 
 def main() -> None:

@@ -184,12 +184,22 @@ def resolve_environment(name: str, source: SourceFile) -> Environment:
     for index, raw in enumerate(data.get("gateways", [])):
         tenancy = _tenancy({**tsb, **raw.get("tsb", {})})
         if not tenancy.gateway_group:
-            problems.append(Problem(source.locate(("gateways", index, "name")), "no TSB gateway group for this gateway",
-                                    "set tsb.gatewayGroup in the environment or in the gateway"))
+            problems.append(
+                Problem(
+                    source.locate(("gateways", index, "name")),
+                    "no TSB gateway group for this gateway",
+                    "set tsb.gatewayGroup in the environment or in the gateway",
+                )
+            )
         missing = [k for k in ("organization", "tenant", "workspace") if not getattr(tenancy, k)]
         if missing:
-            problems.append(Problem(source.locate(("gateways", index, "name")),
-                                    f"no TSB {', '.join(missing)} for this gateway", "set them in the environment's tsb"))
+            problems.append(
+                Problem(
+                    source.locate(("gateways", index, "name")),
+                    f"no TSB {', '.join(missing)} for this gateway",
+                    "set them in the environment's tsb",
+                )
+            )
         gateways.append(
             Gateway(
                 name=raw["name"],
@@ -203,8 +213,13 @@ def resolve_environment(name: str, source: SourceFile) -> Environment:
     seen: dict[str, int] = {}
     for index, gateway in enumerate(gateways):
         if gateway.name in seen:
-            problems.append(Problem(source.locate(("gateways", index, "name")),
-                                    f"gateway '{gateway.name}' is defined twice", f"first at gateways[{seen[gateway.name]}]"))
+            problems.append(
+                Problem(
+                    source.locate(("gateways", index, "name")),
+                    f"gateway '{gateway.name}' is defined twice",
+                    f"first at gateways[{seen[gateway.name]}]",
+                )
+            )
         seen.setdefault(gateway.name, index)
     raise_if_any(problems)
     gitops = data["gitops"]
@@ -217,7 +232,9 @@ def resolve_environment(name: str, source: SourceFile) -> Environment:
         target_revision=gitops["targetRevision"],
         path=gitops["path"],
         argocd_namespace=argocd.get("namespace", "argocd"),
-        argocd=_argo_app({**argocd, "repoURL": gitops["repoURL"], "targetRevision": gitops["targetRevision"]}),
+        argocd=_argo_app(
+            {**argocd, "repoURL": gitops["repoURL"], "targetRevision": gitops["targetRevision"]}
+        ),
         skywalking_address=data["skywalking"]["address"],
         tenancy_namespace=tsb.get("tenancyNamespace"),
         gateways=tuple(gateways),
@@ -253,22 +270,33 @@ class _ServiceResolver:
         mesh = data.get("mesh", {})
         canary = self._canary() if "canary" in data else None
         if "analysis" in data and canary is None:
-            self.problem(("analysis",), "analysis needs a canary section", "add canary.steps, or remove analysis")
+            self.problem(
+                ("analysis",), "analysis needs a canary section", "add canary.steps, or remove analysis"
+            )
         subsets = tuple(Subset(s["name"], s["labels"]) for s in mesh.get("subsets", []))
         if canary is not None and subsets:
-            self.problem(("mesh", "subsets"), "a canary service gets its subsets from canary.stableSubset/canarySubset",
-                         "remove mesh.subsets")
+            self.problem(
+                ("mesh", "subsets"),
+                "a canary service gets its subsets from canary.stableSubset/canarySubset",
+                "remove mesh.subsets",
+            )
         if canary is None and not subsets:
             subsets = (Subset("v1", {"version": "v1"}),)
         default_subset = mesh.get("defaultSubset") or (subsets[0].name if subsets else "")
         if canary is None and default_subset not in {s.name for s in subsets}:
-            self.problem(("mesh", "defaultSubset"), f"no subset named '{default_subset}'",
-                         f"subsets: {', '.join(s.name for s in subsets)}")
+            self.problem(
+                ("mesh", "defaultSubset"),
+                f"no subset named '{default_subset}'",
+                f"subsets: {', '.join(s.name for s in subsets)}",
+            )
         tenancy = _tenancy(data.get("tsb", {}))
         for key in ("organization", "tenant", "workspace", "trafficGroup"):
             if not data.get("tsb", {}).get(key):
-                self.problem(("tsb", key), f"no TSB {key} for this service",
-                             f"set tsb.{key} in the environment ({self.env.source}) or the spec")
+                self.problem(
+                    ("tsb", key),
+                    f"no TSB {key} for this service",
+                    f"set tsb.{key} in the environment ({self.env.source}) or the spec",
+                )
         ingress = self._ingress(tenancy) if "ingress" in data else None
         argocd = _argo_app(data.get("argocd", {}))
         if not argocd.repo_url:
@@ -294,8 +322,10 @@ class _ServiceResolver:
 
     def _steps(self, canary: Mapping[str, Any]) -> tuple[Step, ...]:
         if "steps" in canary and ("weights" in canary or "pause" in canary):
-            self.problem(("canary", "weights" if "weights" in canary else "pause"),
-                         "give either canary.steps or the compact weights + pause, not both")
+            self.problem(
+                ("canary", "weights" if "weights" in canary else "pause"),
+                "give either canary.steps or the compact weights + pause, not both",
+            )
             return ()
         if "steps" in canary:
             steps = []
@@ -305,7 +335,9 @@ class _ServiceResolver:
                 else:
                     pause = raw["pause"]
                     steps.append(Step(pause=pause if isinstance(pause, str) else pause.get("duration", "")))
-            weight_paths = [("canary", "steps", i, "setWeight") for i, s in enumerate(steps) if s.weight is not None]
+            weight_paths: list[tuple[str | int, ...]] = [
+                ("canary", "steps", i, "setWeight") for i, s in enumerate(steps) if s.weight is not None
+            ]
         elif "weights" in canary:
             pause = canary.get("pause", {})
             duration = pause if isinstance(pause, str) else pause.get("duration", "")
@@ -314,14 +346,19 @@ class _ServiceResolver:
                 steps.extend((Step(weight=weight), Step(pause=duration)))
             weight_paths = [("canary", "weights", i) for i in range(len(canary["weights"]))]
         else:
-            self.problem(("canary",), "a canary needs steps", "add canary.steps, or canary.weights and canary.pause")
+            self.problem(
+                ("canary",), "a canary needs steps", "add canary.steps, or canary.weights and canary.pause"
+            )
             return ()
         weights = [s.weight for s in steps if s.weight is not None]
         for index in range(1, len(weights)):
             previous, current = weights[index - 1], weights[index]
             if current is not None and previous is not None and current <= previous:
-                self.problem(weight_paths[index], f"weight {current} does not increase on the previous {previous}",
-                             "canary weights must be strictly increasing")
+                self.problem(
+                    weight_paths[index],
+                    f"weight {current} does not increase on the previous {previous}",
+                    "canary weights must be strictly increasing",
+                )
         if not weights:
             self.problem(("canary",), "the steps never set a weight", "add setWeight steps")
         return tuple(steps)
@@ -353,38 +390,64 @@ class _ServiceResolver:
         assert style in QUERY_STYLES
         starting = raw.get("startingStep")
         if starting is not None and step_count and starting >= step_count:
-            self.problem(("analysis", "startingStep"), f"step {starting} does not exist",
-                         f"the canary has steps 0 to {step_count - 1}")
+            self.problem(
+                ("analysis", "startingStep"),
+                f"step {starting} does not exist",
+                f"the canary has steps 0 to {step_count - 1}",
+            )
         apdex = raw.get("apdex", {"threshold": 0.99})
-        checks = [MetricCheck("apdex", "service_apdex", minimum=apdex.get("threshold", 0.99),
-                              condition=apdex.get("successCondition"))]
-        names = {"apdex": ("analysis", "apdex")}
+        checks = [
+            MetricCheck(
+                "apdex",
+                "service_apdex",
+                minimum=apdex.get("threshold", 0.99),
+                condition=apdex.get("successCondition"),
+            )
+        ]
+        names: dict[str, tuple[str | int, ...]] = {"apdex": ("analysis", "apdex")}
         for index, metric in enumerate(raw.get("metrics", [])):
             path: tuple[str | int, ...] = ("analysis", "metrics", index)
-            check = MetricCheck(metric["name"], metric["metric"], metric.get("min"), metric.get("max"),
-                                metric.get("percentile"), metric.get("successCondition"))
+            check = MetricCheck(
+                metric["name"],
+                metric["metric"],
+                metric.get("min"),
+                metric.get("max"),
+                metric.get("percentile"),
+                metric.get("successCondition"),
+            )
             if check.name in names:
-                self.problem(path + ("name",), f"metric name '{check.name}' is used twice")
+                self.problem((*path, "name"), f"metric name '{check.name}' is used twice")
             names[check.name] = path
             if check.condition is None and check.minimum is None and check.maximum is None:
                 self.problem(path, "a metric needs min, max or successCondition")
             if is_labeled(check.metric) and check.percentile is None and check.condition is None:
-                self.problem(path + ("metric",), f"{check.metric} holds several percentiles", "set percentile: 99")
+                self.problem(
+                    (*path, "metric"), f"{check.metric} holds several percentiles", "set percentile: 99"
+                )
             if is_labeled(check.metric) and style != "mqe" and check.condition is None:
-                self.problem(path + ("metric",), f"{check.metric} is a labeled metric, read only through MQE here",
-                             "set analysis.queryStyle: mqe (SkyWalking >= 9.5)")
+                self.problem(
+                    (*path, "metric"),
+                    f"{check.metric} is a labeled metric, read only through MQE here",
+                    "set analysis.queryStyle: mqe (SkyWalking >= 9.5)",
+                )
             if check.metric in SCALED_BY_10000:
                 for bound_key in ("min", "max"):
                     value = metric.get(bound_key)
                     if value is not None and not 0 <= value <= 1:
-                        self.problem(path + (bound_key,), f"{check.metric} bounds are fractions, got {value}",
-                                     f"write {value / 10000 if value > 1 else value} for {value}")
+                        self.problem(
+                            (*path, bound_key),
+                            f"{check.metric} bounds are fractions, got {value}",
+                            f"write {value / 10000 if value > 1 else value} for {value}",
+                        )
             checks.append(check)
         address = raw.get("address") or self.env.skywalking_address
         if address.rstrip("/").endswith("/graphql"):
             where = ("analysis", "address") if "address" in raw else ("analysis",)
-            self.problem(where, f"address {address!r} ends in /graphql",
-                         "give the OAP address only: the SkyWalking provider appends /graphql itself")
+            self.problem(
+                where,
+                f"address {address!r} ends in /graphql",
+                "give the OAP address only: the SkyWalking provider appends /graphql itself",
+            )
         return Analysis(
             template_name=raw.get("templateName") or f"{self.data['name']}-analysis",
             interval=raw["interval"],
@@ -406,10 +469,15 @@ class _ServiceResolver:
             return None
         known = [g.name for g in self.env.gateways]
         if raw["gateway"] not in known:
-            self.problem(("ingress", "gateway"), f"no gateway '{raw['gateway']}' in environment '{self.env.name}'",
-                         f"gateways: {', '.join(known)}" if known else f"add it to gateways in {self.env.source}")
+            self.problem(
+                ("ingress", "gateway"),
+                f"no gateway '{raw['gateway']}' in environment '{self.env.name}'",
+                f"gateways: {', '.join(known)}" if known else f"add it to gateways in {self.env.source}",
+            )
         if not tenancy.gateway_group:
-            self.problem(("tsb", "gatewayGroup"), "an ingress needs a TSB gateway group", "set tsb.gatewayGroup")
+            self.problem(
+                ("tsb", "gatewayGroup"), "an ingress needs a TSB gateway group", "set tsb.gatewayGroup"
+            )
         return Ingress(
             virtual_service=raw.get("virtualService") or f"{self.data['name']}-ingress",
             gateway=raw["gateway"],
@@ -428,6 +496,11 @@ def unknown_overrides(env_source: SourceFile, services: Mapping[str, Any]) -> li
             close = difflib.get_close_matches(name, list(services), n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"no services/{name}.yaml"
             location = env_source.locate(("services", name), at_key=True)
-            problems.append(Problem(Location(location.path, location.line, location.column, f"services.{name}"),
-                                    f"override for unknown service '{name}'", hint))
+            problems.append(
+                Problem(
+                    Location(location.path, location.line, location.column, f"services.{name}"),
+                    f"override for unknown service '{name}'",
+                    hint,
+                )
+            )
     return problems

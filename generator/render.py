@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,9 @@ class Origin:
     source: str
 
 
-def _render(template: str, expected: tuple[str, str, str], path: str, origin: Origin, **context: Any) -> Manifest:
+def _render(
+    template: str, expected: tuple[str, str, str], path: str, origin: Origin, **context: Any
+) -> Manifest:
     try:
         text = _templates().get_template(template).render(**context)
     except jinja2.TemplateError as exc:
@@ -164,42 +166,74 @@ def render_service(service: Service, env: Environment) -> list[Manifest]:
     if canary is not None:
         analysis = canary.analysis
         steps = [step.to_argo() for step in canary.steps]
-        manifests.append(_render(
-            "rollout.yaml.j2", ("argoproj.io/v1alpha1", "Rollout", canary.rollout_name), f"{folder}/rollout.yaml",
-            origin, **context, analysis=analysis, steps=steps,
-            skywalking_service_name=service.skywalking_service_name(),
-        ))
+        manifests.append(
+            _render(
+                "rollout.yaml.j2",
+                ("argoproj.io/v1alpha1", "Rollout", canary.rollout_name),
+                f"{folder}/rollout.yaml",
+                origin,
+                **context,
+                analysis=analysis,
+                steps=steps,
+                skywalking_service_name=service.skywalking_service_name(),
+            )
+        )
         if analysis is not None:
             metrics = [
-                {"name": check.name, "query": query(check, analysis.style),
-                 "condition": success_condition(check, analysis.style, analysis.min_points)}
+                {
+                    "name": check.name,
+                    "query": query(check, analysis.style),
+                    "condition": success_condition(check, analysis.style, analysis.min_points),
+                }
                 for check in analysis.checks
             ]
-            manifests.append(_render(
-                "analysistemplate.yaml.j2", ("argoproj.io/v1alpha1", "AnalysisTemplate", analysis.template_name),
-                f"{folder}/analysistemplate.yaml", origin, **context, analysis=analysis, metrics=metrics,
-            ))
+            manifests.append(
+                _render(
+                    "analysistemplate.yaml.j2",
+                    ("argoproj.io/v1alpha1", "AnalysisTemplate", analysis.template_name),
+                    f"{folder}/analysistemplate.yaml",
+                    origin,
+                    **context,
+                    analysis=analysis,
+                    metrics=metrics,
+                )
+            )
         subsets = [
             {"name": subset, "labels": {**service.selector, canary.version_label: subset}}
             for subset in (canary.stable_subset, canary.canary_subset)
         ]
     else:
         subsets = [{"name": s.name, "labels": dict(s.labels)} for s in service.subsets]
-    manifests.append(_render(
-        "destinationrule.yaml.j2", ("networking.istio.io/v1alpha3", "DestinationRule", service.name),
-        f"{folder}/destinationrule.yaml", origin, **context, subsets=subsets,
-    ))
+    manifests.append(
+        _render(
+            "destinationrule.yaml.j2",
+            ("networking.istio.io/v1alpha3", "DestinationRule", service.name),
+            f"{folder}/destinationrule.yaml",
+            origin,
+            **context,
+            subsets=subsets,
+        )
+    )
     if service.own_virtual_service:
-        manifests.append(_render(
-            "virtualservice.yaml.j2", ("networking.istio.io/v1alpha3", "VirtualService", service.name),
-            f"{folder}/virtualservice.yaml", origin, **context,
-        ))
+        manifests.append(
+            _render(
+                "virtualservice.yaml.j2",
+                ("networking.istio.io/v1alpha3", "VirtualService", service.name),
+                f"{folder}/virtualservice.yaml",
+                origin,
+                **context,
+            )
+        )
     if service.ingress is not None:
-        manifests.append(_render(
-            "virtualservice.yaml.j2",
-            ("networking.istio.io/v1alpha3", "VirtualService", service.ingress.virtual_service),
-            f"{folder}/ingress-virtualservice.yaml", origin, **{**context, "ingress": service.ingress},
-        ))
+        manifests.append(
+            _render(
+                "virtualservice.yaml.j2",
+                ("networking.istio.io/v1alpha3", "VirtualService", service.ingress.virtual_service),
+                f"{folder}/ingress-virtualservice.yaml",
+                origin,
+                **{**context, "ingress": service.ingress},
+            )
+        )
     manifests.append(_application(_service_app(service, env), env, service.name, service.source))
     return manifests
 
@@ -211,12 +245,21 @@ def ignore_differences(service: Service) -> list[dict[str, Any]]:
         return []
     pointer = "/metadata/annotations/" + ROLLOUTS_ANNOTATION_MANAGED_BY.replace("~", "~0").replace("/", "~1")
     return [
-        {"group": "networking.istio.io", "kind": "VirtualService", "name": service.name,
-         "namespace": service.namespace, "jqPathExpressions": [".spec.http[].route[].weight"]},
-        {"group": "networking.istio.io", "kind": "DestinationRule", "name": service.name,
-         "namespace": service.namespace,
-         "jqPathExpressions": ['.spec.subsets[].labels["rollouts-pod-template-hash"]'],
-         "jsonPointers": [pointer]},
+        {
+            "group": "networking.istio.io",
+            "kind": "VirtualService",
+            "name": service.name,
+            "namespace": service.namespace,
+            "jqPathExpressions": [".spec.http[].route[].weight"],
+        },
+        {
+            "group": "networking.istio.io",
+            "kind": "DestinationRule",
+            "name": service.name,
+            "namespace": service.namespace,
+            "jqPathExpressions": ['.spec.subsets[].labels["rollouts-pod-template-hash"]'],
+            "jsonPointers": [pointer],
+        },
     ]
 
 
@@ -240,9 +283,18 @@ def _service_app(service: Service, env: Environment) -> _AppSpec:
 
 
 def _application(app: _AppSpec, env: Environment, service: str | None, source: str) -> Manifest:
-    path = f"{env.name}/argocd/root.yaml" if app.name == f"{env.name}-root" else f"{env.name}/argocd/apps/{app.name}.yaml"
-    return _render("application.yaml.j2", ("argoproj.io/v1alpha1", "Application", app.name), path,
-                   Origin(env.name, service, source), app=app)
+    path = (
+        f"{env.name}/argocd/root.yaml"
+        if app.name == f"{env.name}-root"
+        else f"{env.name}/argocd/apps/{app.name}.yaml"
+    )
+    return _render(
+        "application.yaml.j2",
+        ("argoproj.io/v1alpha1", "Application", app.name),
+        path,
+        Origin(env.name, service, source),
+        app=app,
+    )
 
 
 # ---- per environment ----------------------------------------------------------------------------------
@@ -267,7 +319,8 @@ def render_tenancy(env: Environment, services: Sequence[Service]) -> list[Manife
         org = {"tsb.tetrate.io/organization": tenancy.organization}
         tenants.setdefault(tenancy.tenant, _Scope(tenancy.tenant, org))
         workspace = workspaces.setdefault(
-            tenancy.workspace, _Scope(tenancy.workspace, {**org, "tsb.tetrate.io/tenant": tenancy.tenant}))
+            tenancy.workspace, _Scope(tenancy.workspace, {**org, "tsb.tetrate.io/tenant": tenancy.tenant})
+        )
         workspace.namespaces.add(namespace)
         for kind, name in group_kinds:
             if name:
@@ -289,19 +342,55 @@ def render_tenancy(env: Environment, services: Sequence[Service]) -> list[Manife
     origin = Origin(env.name, None, env.source)
     manifests = []
     for name, scope in sorted(tenants.items()):
-        tenant = {"name": name, "namespace": namespace, "annotations": scope.annotations, "display_name": name}
-        manifests.append(_render("tenant.yaml.j2", ("tsb.tetrate.io/v2", "Tenant", name),
-                                 f"{folder}/tenant-{name}.yaml", origin, tenant=tenant))
+        tenant = {
+            "name": name,
+            "namespace": namespace,
+            "annotations": scope.annotations,
+            "display_name": name,
+        }
+        manifests.append(
+            _render(
+                "tenant.yaml.j2",
+                ("tsb.tetrate.io/v2", "Tenant", name),
+                f"{folder}/tenant-{name}.yaml",
+                origin,
+                tenant=tenant,
+            )
+        )
     for name, scope in sorted(workspaces.items()):
-        workspace = {"name": name, "namespace": namespace, "annotations": scope.annotations,
-                     "selector": _selector(env, scope)}
-        manifests.append(_render("workspace.yaml.j2", ("tsb.tetrate.io/v2", "Workspace", name),
-                                 f"{folder}/workspace-{name}.yaml", origin, workspace=workspace))
+        workspace = {
+            "name": name,
+            "namespace": namespace,
+            "annotations": scope.annotations,
+            "selector": _selector(env, scope),
+        }
+        manifests.append(
+            _render(
+                "workspace.yaml.j2",
+                ("tsb.tetrate.io/v2", "Workspace", name),
+                f"{folder}/workspace-{name}.yaml",
+                origin,
+                workspace=workspace,
+            )
+        )
     for (kind, name), scope in sorted(groups.items()):
-        group = {"api_version": f"{kind}.tsb.tetrate.io/v2", "name": name, "namespace": namespace,
-                 "annotations": scope.annotations, "display_name": f"{name}-group", "selector": _selector(env, scope)}
-        manifests.append(_render("group.yaml.j2", (group["api_version"], "Group", name),
-                                 f"{folder}/{kind}group-{name}.yaml", origin, group=group))
+        group = {
+            "api_version": f"{kind}.tsb.tetrate.io/v2",
+            "name": name,
+            "namespace": namespace,
+            "annotations": scope.annotations,
+            "display_name": f"{name}-group",  # the tsb-gitops-demo's convention
+            "selector": _selector(env, scope),
+        }
+        manifests.append(
+            _render(
+                "group.yaml.j2",
+                (f"{kind}.tsb.tetrate.io/v2", "Group", name),
+                f"{folder}/{kind}group-{name}.yaml",
+                origin,
+                group=group,
+            )
+        )
     return manifests
 
 
@@ -315,43 +404,83 @@ def _tenancy_namespace(env: Environment, workspaces: Mapping[str, _Scope]) -> st
     namespaces = {ns for scope in workspaces.values() for ns in scope.namespaces}
     if len(namespaces) == 1:
         return next(iter(namespaces))
-    raise InputError([Problem(Location(env.source, 1, 1, "tsb.tenancyNamespace"),
-                              f"the workspaces span namespaces {', '.join(sorted(namespaces)) or '(none)'}",
-                              "set tsb.tenancyNamespace: the namespace the TSB Tenant/Workspace/Groups go in")])
+    raise InputError(
+        [
+            Problem(
+                Location(env.source, 1, 1, "tsb.tenancyNamespace"),
+                f"the workspaces span namespaces {', '.join(sorted(namespaces)) or '(none)'}",
+                "set tsb.tenancyNamespace: the namespace the TSB Tenant/Workspace/Groups go in",
+            )
+        ]
+    )
 
 
 def render_gateway(gateway: Gateway, env: Environment) -> list[Manifest]:
     folder = f"{env.name}/gateways/{gateway.namespace}/{gateway.name}"
     origin = Origin(env.name, None, env.source)
     return [
-        _render("gateway.yaml.j2", ("networking.istio.io/v1alpha3", "Gateway", gateway.name),
-                f"{folder}/gateway.yaml", origin, gateway=gateway, direct_mode_labels=DIRECT_MODE_LABELS),
-        _render("ingressgateway.yaml.j2", ("install.tetrate.io/v1alpha1", "IngressGateway", gateway.ingress_gateway),
-                f"{folder}/ingressgateway.yaml", origin, gateway=gateway),
+        _render(
+            "gateway.yaml.j2",
+            ("networking.istio.io/v1alpha3", "Gateway", gateway.name),
+            f"{folder}/gateway.yaml",
+            origin,
+            gateway=gateway,
+            direct_mode_labels=DIRECT_MODE_LABELS,
+        ),
+        _render(
+            "ingressgateway.yaml.j2",
+            ("install.tetrate.io/v1alpha1", "IngressGateway", gateway.ingress_gateway),
+            f"{folder}/ingressgateway.yaml",
+            origin,
+            gateway=gateway,
+        ),
     ]
 
 
-def render_environment_apps(env: Environment, has_gateways: bool, tenancy_namespace: str | None) -> list[Manifest]:
+def render_environment_apps(
+    env: Environment, has_gateways: bool, tenancy_namespace: str | None
+) -> list[Manifest]:
     """The root app-of-apps, and the Applications for the TSB tenancy objects and the gateways.
 
     Sync waves put tenancy first: TSB rejects direct-mode objects whose Group does not exist yet.
     """
     argo = env.argocd
-    base = {"namespace": env.argocd_namespace, "project": argo.project, "repo_url": argo.repo_url,
-            "target_revision": argo.target_revision, "server": argo.server, "automated": argo.automated,
-            "prune": argo.prune, "self_heal": argo.self_heal,
-            "labels": {**MANAGED_BY, "gitops-gen/environment": env.name}}
-    root = _AppSpec(name=f"{env.name}-root", path=posixpath.join(env.path, env.name, "argocd", "apps"),
-                    destination_namespace=env.argocd_namespace, **base)
+    root = _AppSpec(
+        name=f"{env.name}-root",
+        namespace=env.argocd_namespace,
+        project=argo.project,
+        repo_url=argo.repo_url,
+        target_revision=argo.target_revision,
+        path=posixpath.join(env.path, env.name, "argocd", "apps"),
+        server=argo.server,
+        destination_namespace=env.argocd_namespace,
+        automated=argo.automated,
+        prune=argo.prune,
+        self_heal=argo.self_heal,
+        labels={**MANAGED_BY, "gitops-gen/environment": env.name},
+    )
     apps = [root]
     if tenancy_namespace is not None:
-        apps.append(_AppSpec(name=f"{env.name}-tsb", path=posixpath.join(env.path, env.name, "tsb"),
-                             destination_namespace=tenancy_namespace,
-                             annotations={"argocd.argoproj.io/sync-wave": "-2"}, **base))
+        apps.append(
+            replace(
+                root,
+                name=f"{env.name}-tsb",
+                path=posixpath.join(env.path, env.name, "tsb"),
+                destination_namespace=tenancy_namespace,
+                annotations={"argocd.argoproj.io/sync-wave": "-2"},
+            )
+        )
     if has_gateways:
-        apps.append(_AppSpec(name=f"{env.name}-gateways", path=posixpath.join(env.path, env.name, "gateways"),
-                             destination_namespace=None, recurse=True,
-                             annotations={"argocd.argoproj.io/sync-wave": "-1"}, **base))
+        apps.append(
+            replace(
+                root,
+                name=f"{env.name}-gateways",
+                path=posixpath.join(env.path, env.name, "gateways"),
+                destination_namespace=None,
+                recurse=True,
+                annotations={"argocd.argoproj.io/sync-wave": "-1"},
+            )
+        )
     return [_application(app, env, None, env.source) for app in apps]
 
 
@@ -368,7 +497,9 @@ def render_all(config_dir: Path, envs: Iterable[str] = (), services: Iterable[st
     env_names: list[str] = []
     chosen: list[str] = []
     try:
-        env_names = select(environment_names(config_dir), envs, "environment", lambda n: f"{ENVIRONMENTS_DIR}/{n}.yaml")
+        env_names = select(
+            environment_names(config_dir), envs, "environment", lambda n: f"{ENVIRONMENTS_DIR}/{n}.yaml"
+        )
     except InputError as exc:
         problems.extend(exc.problems)
     try:
@@ -377,12 +508,21 @@ def render_all(config_dir: Path, envs: Iterable[str] = (), services: Iterable[st
         problems.extend(exc.problems)
     raise_if_any(problems)
     if not env_names:
-        raise InputError([Problem(Location(f"{ENVIRONMENTS_DIR}/"), "no environment files",
-                                  f"add {ENVIRONMENTS_DIR}/<env>.yaml")])
+        raise InputError(
+            [
+                Problem(
+                    Location(f"{ENVIRONMENTS_DIR}/"),
+                    "no environment files",
+                    f"add {ENVIRONMENTS_DIR}/<env>.yaml",
+                )
+            ]
+        )
     manifests: list[Manifest] = []
     for env_name in env_names:
         try:
-            manifests.extend(_render_environment(env_name, config_dir, specs, chosen, only=bool(list(services))))
+            manifests.extend(
+                _render_environment(env_name, config_dir, specs, chosen, only=bool(list(services)))
+            )
         except InputError as exc:
             problems.extend(exc.problems)
     raise_if_any(problems)
@@ -390,8 +530,9 @@ def render_all(config_dir: Path, envs: Iterable[str] = (), services: Iterable[st
     return sorted(manifests, key=lambda m: m.path)
 
 
-def _render_environment(env_name: str, config_dir: Path, specs: Mapping[str, Any], chosen: Sequence[str],
-                        only: bool) -> list[Manifest]:
+def _render_environment(
+    env_name: str, config_dir: Path, specs: Mapping[str, Any], chosen: Sequence[str], only: bool
+) -> list[Manifest]:
     env_source = load_environment(config_dir, env_name)
     raise_if_any(unknown_overrides(env_source, specs))
     env = resolve_environment(env_name, env_source)
@@ -416,7 +557,7 @@ def _render_environment(env_name: str, config_dir: Path, specs: Mapping[str, Any
 
 
 def _check_unique(manifests: Sequence[Manifest]) -> None:
-    """Two services must not render the same object (e.g. two AnalysisTemplates named `apdex` in one namespace)."""
+    """Two services must not render the same object (say two AnalysisTemplates `apdex` in one namespace)."""
     seen: dict[tuple[str, str, str, str | None, str], Manifest] = {}
     problems = []
     for manifest in manifests:
@@ -424,8 +565,12 @@ def _check_unique(manifests: Sequence[Manifest]) -> None:
         key = (manifest.env, group, manifest.kind, manifest.namespace, manifest.name)
         first = seen.setdefault(key, manifest)
         if first is not manifest:
-            problems.append(Problem(
-                Location(manifest.source or manifest.path, 1, 1),
-                f"{manifest.kind} '{manifest.name}' in environment '{manifest.env}' is also rendered from {first.source}",
-                "give one of them another name (e.g. analysis.templateName)"))
+            problems.append(
+                Problem(
+                    Location(manifest.source or manifest.path, 1, 1),
+                    f"{manifest.kind} '{manifest.name}' in environment '{manifest.env}' "
+                    f"is also rendered from {first.source}",
+                    "give one of them another name (e.g. analysis.templateName)",
+                )
+            )
     raise_if_any(problems)

@@ -52,15 +52,15 @@ def _number(value: float, scaled: bool) -> str:
 
 def query(check: MetricCheck, style: str) -> str:
     """The GraphQL query for one metric; `{{ args.service-name }}` is filled in by Argo Rollouts."""
-    entity_name = "\"{{ args.%s }}\"" % SERVICE_NAME_ARG
+    entity_name = '"{{ args.' + SERVICE_NAME_ARG + ' }}"'
     if style == "mqe":
         expression = check.metric
         if check.percentile is not None:
-            expression += "{p='%d'}" % check.percentile
+            expression += f"{{p='{check.percentile}'}}"
         return (
             "query queryData($duration: Duration!) {\n"
             f"  {check.alias}: execExpression(\n"
-            f"    expression: \"{expression}\",\n"
+            f'    expression: "{expression}",\n'
             f"    entity: {{ serviceName: {entity_name}, normal: true }},\n"
             "    duration: $duration) {\n"
             "      type error results { values { value } }\n"
@@ -70,7 +70,7 @@ def query(check: MetricCheck, style: str) -> str:
     return (
         "query queryData($duration: Duration!) {\n"
         f"  {check.alias}: readMetricsValues(\n"
-        f"    condition: {{ name: \"{check.metric}\", entity: {{ scope: Service, serviceName: {entity_name},"
+        f'    condition: {{ name: "{check.metric}", entity: {{ scope: Service, serviceName: {entity_name},'
         " normal: true } },\n"
         "    duration: $duration) {\n"
         "      label values { values { value isEmptyValue } }\n"

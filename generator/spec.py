@@ -63,7 +63,7 @@ def _validator(name: str, pointer: str = "") -> jsonschema.protocols.Validator:
     if pointer:
         schema = {"$ref": f"{name}#{pointer}"}
     cls = jsonschema.validators.validator_for(service)
-    return cls(schema, registry=registry)  # type: ignore[no-any-return]
+    return cls(schema, registry=registry)
 
 
 def service_validator(partial: bool = False) -> jsonschema.protocols.Validator:
@@ -88,7 +88,7 @@ def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
     """(message, hint, extra path) for one schema error, in the user's terms."""
     validator = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
-    instance = error.instance
+    instance: Any = error.instance  # typed `Any | Unset` by the stubs; always set on a reported error
     hint = str(schema.get("x-hint", ""))
     if validator == "additionalProperties" and isinstance(instance, dict):
         known = sorted(schema.get("properties", {}))
@@ -105,7 +105,8 @@ def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
         expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
         return f"expected {expected_text}, got {_type_name(instance)} {_show(instance)}", hint, ()
     if validator == "enum":
-        options = ", ".join(_show(v) for v in error.validator_value)
+        allowed: Any = error.validator_value
+        options = ", ".join(_show(v) for v in allowed)
         return f"expected one of {options}; got {_show(instance)}", hint, ()
     if validator == "const":
         return f"expected {_show(error.validator_value)}; got {_show(instance)}", hint, ()
@@ -119,7 +120,7 @@ def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
         return f"expected {sign} {error.validator_value} item(s)", hint, ()
     if validator in ("minProperties", "maxProperties"):
         if error.validator_value == 1 and validator == "maxProperties":
-            return f"expected exactly one key, got {', '.join(sorted(instance))}", hint, ()
+            return f"expected exactly one key, got {', '.join(sorted(map(str, instance)))}", hint, ()
         return "expected exactly one key, got none", hint, ()
     if validator in ("minLength", "maxLength"):
         sign = "at least" if validator == "minLength" else "at most"
@@ -132,9 +133,14 @@ def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string", dict: "mapping", list: "list"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        dict: "mapping",
+        list: "list",
+    }.get(type(value), type(value).__name__)
 
 
 def _show(value: Any) -> str:
@@ -152,7 +158,7 @@ def schema_problems(
         message, hint, extra = _describe(leaf)
         path = tuple(leaf.absolute_path) + extra
         if leaf.validator == "propertyNames":
-            path = tuple(leaf.absolute_path) + (str(leaf.instance),)
+            path = (*leaf.absolute_path, str(leaf.instance))
         at_key = leaf.validator in ("additionalProperties", "propertyNames", "required")
         problems.append(Problem(source.locate(path, prefix, at_key), message, hint))
     return problems
@@ -175,7 +181,13 @@ def load_services(config_dir: Path) -> dict[str, SourceFile]:
     folder = config_dir / SERVICES_DIR
     if not folder.is_dir():
         raise InputError(
-            [Problem(Location(SERVICES_DIR), "folder not found", f"--config {config_dir} holds no {SERVICES_DIR}/")]
+            [
+                Problem(
+                    Location(SERVICES_DIR),
+                    "folder not found",
+                    f"--config {config_dir} holds no {SERVICES_DIR}/",
+                )
+            ]
         )
     sources: dict[str, SourceFile] = {}
     problems: list[Problem] = []
@@ -194,8 +206,11 @@ def load_services(config_dir: Path) -> dict[str, SourceFile]:
         name = source.data.get("name")
         if not found and name != path.stem:
             problems.append(
-                Problem(source.locate(("name",)), f"name {_show(name)} differs from the file name {path.name}",
-                        f"rename the file to {name}.yaml or the service to {path.stem}")
+                Problem(
+                    source.locate(("name",)),
+                    f"name {_show(name)} differs from the file name {path.name}",
+                    f"rename the file to {name}.yaml or the service to {path.stem}",
+                )
             )
         if not found:
             sources[path.stem] = source
@@ -215,8 +230,10 @@ def load_environment(config_dir: Path, name: str) -> SourceFile:
     if not path.is_file():
         known = environment_names(config_dir)
         close = difflib.get_close_matches(name, known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else (
-            f"known environments: {', '.join(known)}" if known else f"create {display}"
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else (f"known environments: {', '.join(known)}" if known else f"create {display}")
         )
         raise InputError([Problem(Location(display), "environment file not found", hint)])
     source = load_source(path, display)
@@ -226,7 +243,9 @@ def load_environment(config_dir: Path, name: str) -> SourceFile:
     return source
 
 
-def select(names: Iterable[str], wanted: Iterable[str], what: str, file_of: Callable[[str], str]) -> list[str]:
+def select(
+    names: Iterable[str], wanted: Iterable[str], what: str, file_of: Callable[[str], str]
+) -> list[str]:
     """The requested subset of `names` (all when none requested); an unknown name is a usage error."""
     available = sorted(names)
     chosen = sorted(set(wanted))

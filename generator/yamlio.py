@@ -59,7 +59,9 @@ def load_text(text: str, display: str) -> Any:
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
         hint = "a key may appear only once in a mapping" if "duplicate key" in what else ""
-        raise InputError([Problem(Location(display, line, column), f"YAML syntax error: {what}", hint)]) from None
+        raise InputError(
+            [Problem(Location(display, line, column), f"YAML syntax error: {what}", hint)]
+        ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - ruamel raises its own errors; kept for safety
         raise InputError([Problem(Location(display), f"YAML syntax error: {exc}")]) from None
     documents = [d for d in documents if d is not None]
@@ -94,9 +96,9 @@ def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int
 def has_path(node: Any, path: PathTuple) -> bool:
     current = node
     for part in path:
-        if isinstance(current, Mapping) and isinstance(part, str) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        in_map = isinstance(current, Mapping) and isinstance(part, str) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_map or in_list:
             current = current[part]
         else:
             return False
@@ -140,7 +142,9 @@ ManifestDumper.add_implicit_resolver(
 )
 ManifestDumper.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
     list("-+.0123456789"),
 )
 
@@ -179,6 +183,8 @@ def iter_documents_with_lines(text: str) -> Iterator[tuple[int, Any]]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:
+                break
             line = node.start_mark.line + 1
             data = loader.construct_document(node)
             if data is not None:

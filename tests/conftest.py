@@ -51,7 +51,9 @@ def golden(request: pytest.FixtureRequest) -> Callable[[Path, str], None]:
             return
         expected = path.read_text(encoding="utf-8") if path.exists() else ""
         if text != expected:
-            diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), str(path), "actual"))
+            diff = "".join(
+                difflib.unified_diff(expected.splitlines(True), text.splitlines(True), str(path), "actual")
+            )
             pytest.fail(f"{path} differs; run `make golden` if intended:\n{diff}")
 
     return check

@@ -27,51 +27,73 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 CASES = {
     "yaml syntax error": (
-        "services/reviews.yaml", "replicas: 5", "replicas: [5",
+        "services/reviews.yaml",
+        "replicas: 5",
+        "replicas: [5",
         "services/reviews.yaml:6:7: YAML syntax error: while parsing a flow sequence expected ',' or ']'",
     ),
     "unknown key with did-you-mean": (
-        "services/reviews.yaml", "  failureLimit: 3", "  failureLimt: 3",
+        "services/reviews.yaml",
+        "  failureLimit: 3",
+        "  failureLimt: 3",
         "services/reviews.yaml:23:3: analysis.failureLimt: unknown key 'failureLimt' (did you mean 'failureLimit'?)",
     ),
     "wrong type": (
-        "services/reviews.yaml", "replicas: 5", "replicas: five",
-        "services/reviews.yaml:5:11: replicas: expected integer or null, got string \"five\"",
+        "services/reviews.yaml",
+        "replicas: 5",
+        "replicas: five",
+        'services/reviews.yaml:5:11: replicas: expected integer or null, got string "five"',
     ),
     "invalid duration": (
-        "services/reviews.yaml", "pause: 10m", "pause: 10 minutes",
-        "services/reviews.yaml:9:14: canary.steps[1].pause: invalid value \"10 minutes\" "
+        "services/reviews.yaml",
+        "pause: 10m",
+        "pause: 10 minutes",
+        'services/reviews.yaml:9:14: canary.steps[1].pause: invalid value "10 minutes" '
         "(a duration such as 30s, 10m, 1h or 1h30m)",
     ),
     "weights not strictly increasing": (
-        "services/reviews.yaml", "setWeight: 20", "setWeight: 90",
+        "services/reviews.yaml",
+        "setWeight: 20",
+        "setWeight: 90",
         "services/reviews.yaml:12:18: canary.steps[4].setWeight: weight 40 does not increase on the previous 90 "
         "(canary weights must be strictly increasing)",
     ),
     "weight above 100": (
-        "services/reviews.yaml", "setWeight: 80", "setWeight: 120",
+        "services/reviews.yaml",
+        "setWeight: 80",
+        "setWeight: 120",
         "services/reviews.yaml:16:18: canary.steps[8].setWeight: expected a number <= 100, got 120",
     ),
     "override for an unknown service": (
-        "environments/demo.yaml", "defaults:", "services:\n  reveiws:\n    replicas: 2\ndefaults:",
+        "environments/demo.yaml",
+        "defaults:",
+        "services:\n  reveiws:\n    replicas: 2\ndefaults:",
         "environments/demo.yaml:25:3: services.reveiws: override for unknown service 'reveiws' "
         "(did you mean 'reviews'?)",
     ),
     "wrong type in an environment override": (
-        "environments/demo.yaml", "defaults:", "services:\n  reviews:\n    replicas: lots\ndefaults:",
-        "environments/demo.yaml:26:15: services.reviews.replicas: expected integer or null, got string \"lots\"",
+        "environments/demo.yaml",
+        "defaults:",
+        "services:\n  reviews:\n    replicas: lots\ndefaults:",
+        'environments/demo.yaml:26:15: services.reviews.replicas: expected integer or null, got string "lots"',
     ),
     "startingStep outside the steps": (
-        "services/reviews.yaml", "startingStep: 2", "startingStep: 10",
+        "services/reviews.yaml",
+        "startingStep: 2",
+        "startingStep: 10",
         "services/reviews.yaml:20:17: analysis.startingStep: step 10 does not exist (the canary has steps 0 to 9)",
     ),
     "ingress to an unknown gateway": (
-        "services/productpage.yaml", "gateway: bookinfo-gateway", "gateway: bookinfo-gw",
+        "services/productpage.yaml",
+        "gateway: bookinfo-gateway",
+        "gateway: bookinfo-gw",
         "services/productpage.yaml:13:12: ingress.gateway: no gateway 'bookinfo-gw' in environment 'demo' "
         "(gateways: bookinfo-gateway)",
     ),
     "duplicate key": (
-        "services/reviews.yaml", "replicas: 5", "replicas: 5\nreplicas: 6",
+        "services/reviews.yaml",
+        "replicas: 5",
+        "replicas: 5\nreplicas: 6",
         "services/reviews.yaml:6:1: YAML syntax error: while constructing a mapping found duplicate key",
     ),
 }
@@ -82,7 +104,7 @@ def test_bad_input_is_reported_at_its_spot_and_nothing_is_written(example_config
     file, old, new, expected = CASES[case]
     edit(example_config / file, old, new)
     out = example_config / "rendered"
-    code, stdout, stderr = render(example_config)
+    code, _, stderr = render(example_config)
     assert code == 2
     assert expected in stderr
     assert "Traceback" not in stderr

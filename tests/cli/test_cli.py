@@ -21,11 +21,15 @@ def test_help_on_every_command() -> None:
 def test_render_writes_the_example_and_is_idempotent(example_config: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     runner = CliRunner()
-    first = runner.invoke(cli, ["render", "--config", str(example_config), "--out", str(out)], catch_exceptions=False)
+    first = runner.invoke(
+        cli, ["render", "--config", str(example_config), "--out", str(out)], catch_exceptions=False
+    )
     assert first.exit_code == 0
     assert (out / "demo/services/bookinfo/reviews/rollout.yaml").is_file()
     texts = {p: p.read_bytes() for p in out.rglob("*.yaml")}
-    second = runner.invoke(cli, ["render", "--config", str(example_config), "--out", str(out)], catch_exceptions=False)
+    second = runner.invoke(
+        cli, ["render", "--config", str(example_config), "--out", str(out)], catch_exceptions=False
+    )
     assert second.exit_code == 0
     assert {p: p.read_bytes() for p in out.rglob("*.yaml")} == texts
 

@@ -17,7 +17,11 @@ from generator.render import Manifest, render_all
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "tests" / "fixtures" / "demo" / "argo"
-DEMO_FILES = [DEMO / "tsb" / "conf.yaml", DEMO / "rollout" / "rollout.yaml", DEMO / "rollout" / "analysis.yaml"]
+DEMO_FILES = [
+    DEMO / "tsb" / "conf.yaml",
+    DEMO / "rollout" / "rollout.yaml",
+    DEMO / "rollout" / "analysis.yaml",
+]
 
 SAFER_APDEX = (
     "len(filter(result.service_apdex.values.values, {!.isEmptyValue})) >= 2"
@@ -71,8 +75,15 @@ def test_every_demo_object_is_rendered(rendered: dict[tuple[str, str, str], Mani
 def test_only_argo_cd_applications_are_added(rendered: dict[tuple[str, str, str], Manifest]) -> None:
     added = set(rendered) - {identity(o) for o in demo_objects()}
     assert {kind for _, kind, _ in added} == {"Application"}
-    assert {name for _, _, name in added} == {"demo-root", "demo-tsb", "demo-gateways", "demo-reviews",
-                                              "demo-productpage", "demo-ratings", "demo-details"}
+    assert {name for _, _, name in added} == {
+        "demo-root",
+        "demo-tsb",
+        "demo-gateways",
+        "demo-reviews",
+        "demo-productpage",
+        "demo-ratings",
+        "demo-details",
+    }
 
 
 @pytest.mark.parametrize("demo_object", demo_objects(), ids=lambda o: "/".join(identity(o)[1:]))
@@ -87,7 +98,10 @@ def test_field_by_field(demo_object: dict[str, Any], rendered: dict[tuple[str, s
         # 2. The canary route is named, so the Rollout can list it in `routes`.
         assert found.pop("spec.http[0].name") == ("<absent>", "primary")
     if kind == "Rollout":
-        assert found.pop("spec.strategy.canary.trafficRouting.istio.virtualService.routes") == ("<absent>", ["primary"])
+        assert found.pop("spec.strategy.canary.trafficRouting.istio.virtualService.routes") == (
+            "<absent>",
+            ["primary"],
+        )
     if kind == "AnalysisTemplate":
         # 3. The safer Apdex condition: minutes without traffic are left out, and at least 2 must have it.
         demo_condition, condition = found.pop("spec.metrics[0].successCondition")

@@ -21,8 +21,10 @@ def test_lists_replace_not_append() -> None:
 
 
 def test_explicit_null_removes() -> None:
-    assert merge({"replicas": 5, "tsb": {"securityGroup": "s", "tenant": "t"}},
-                 {"replicas": None, "tsb": {"securityGroup": None}}) == {"tsb": {"tenant": "t"}}
+    assert merge(
+        {"replicas": 5, "tsb": {"securityGroup": "s", "tenant": "t"}},
+        {"replicas": None, "tsb": {"securityGroup": None}},
+    ) == {"tsb": {"tenant": "t"}}
 
 
 def test_null_inside_a_new_map_is_dropped() -> None:
@@ -42,16 +44,25 @@ def test_inputs_are_not_modified() -> None:
 
 
 def test_locate_finds_the_highest_layer_holding_the_value() -> None:
-    env = source("defaults:\n  replicas: 2\nservices:\n  reviews:\n    replicas: 7\n", "environments/prod.yaml")
+    env = source(
+        "defaults:\n  replicas: 2\nservices:\n  reviews:\n    replicas: 7\n", "environments/prod.yaml"
+    )
     spec = source("name: reviews\nreplicas: 5\n", "services/reviews.yaml")
-    merged = merge_layers([
-        Layer(env, env.data["defaults"], prefix=("defaults",)),
-        Layer(spec, spec.data),
-        Layer(env, env.data["services"]["reviews"], prefix=("services", "reviews")),
-    ])
+    merged = merge_layers(
+        [
+            Layer(env, env.data["defaults"], prefix=("defaults",)),
+            Layer(spec, spec.data),
+            Layer(env, env.data["services"]["reviews"], prefix=("services", "reviews")),
+        ]
+    )
     assert merged.data["replicas"] == 7
     where = merged.locate(("replicas",))
-    assert (where.path, where.line, where.column, where.field) == ("environments/prod.yaml", 5, 15, "replicas")
+    assert (where.path, where.line, where.column, where.field) == (
+        "environments/prod.yaml",
+        5,
+        15,
+        "replicas",
+    )
     name = merged.locate(("name",))
     assert (name.path, name.line) == ("services/reviews.yaml", 1)
 

@@ -18,9 +18,15 @@ def write(path: Path, text: str) -> None:
 def test_a_value_holding_a_newline_and_kind_secret_stays_one_scalar(example_config: Path) -> None:
     env = example_config / "environments" / "demo.yaml"
     # Annotation values are free text: the hostile value reaches every direct-mode object of the env.
-    write(env, env.read_text().replace("organization: tetrate", f"organization: {yaml.safe_dump(HOSTILE).strip()}"))
+    write(
+        env,
+        env.read_text().replace("organization: tetrate", f"organization: {yaml.safe_dump(HOSTILE).strip()}"),
+    )
     spec = example_config / "services" / "reviews.yaml"
-    write(spec, spec.read_text().replace("threshold: 0.99", f"successCondition: {yaml.safe_dump(HOSTILE).strip()}"))
+    write(
+        spec,
+        spec.read_text().replace("threshold: 0.99", f"successCondition: {yaml.safe_dump(HOSTILE).strip()}"),
+    )
     manifests = render_all(example_config)
     kinds = {m.kind for m in manifests}
     assert "Secret" not in kinds
@@ -77,10 +83,20 @@ def test_compact_steps_expand_to_weight_and_pause(example_config: Path) -> None:
     spec = example_config / "services" / "reviews.yaml"
     text = spec.read_text()
     start, end = text.index("  steps:"), text.index("analysis:")
-    write(spec, text[:start] + "  weights: [5, 25, 50]\n  pause: {}\n" + text[end:].replace("startingStep: 2", "startingStep: 1"))
+    write(
+        spec,
+        text[:start]
+        + "  weights: [5, 25, 50]\n  pause: {}\n"
+        + text[end:].replace("startingStep: 2", "startingStep: 1"),
+    )
     rollout = next(m for m in render_all(example_config) if m.kind == "Rollout")
     assert rollout.obj["spec"]["strategy"]["canary"]["steps"] == [
-        {"setWeight": 5}, {"pause": {}}, {"setWeight": 25}, {"pause": {}}, {"setWeight": 50}, {"pause": {}},
+        {"setWeight": 5},
+        {"pause": {}},
+        {"setWeight": 25},
+        {"pause": {}},
+        {"setWeight": 50},
+        {"pause": {}},
     ]
 
 
@@ -92,15 +108,23 @@ def test_service_selection_renders_only_that_service(example_config: Path) -> No
 
 def test_two_services_rendering_the_same_object_is_an_error(example_config: Path) -> None:
     spec = example_config / "services" / "reviews.yaml"
-    write(example_config / "services" / "ratings.yaml",
-          spec.read_text().replace("name: reviews", "name: ratings").replace("replicas: 5", "replicas: 2"))
-    with pytest.raises(InputError, match="AnalysisTemplate 'apdex' in environment 'demo' is also rendered from"):
+    write(
+        example_config / "services" / "ratings.yaml",
+        spec.read_text().replace("name: reviews", "name: ratings").replace("replicas: 5", "replicas: 2"),
+    )
+    with pytest.raises(
+        InputError, match="AnalysisTemplate 'apdex' in environment 'demo' is also rendered from"
+    ):
         render_all(example_config)
 
 
 def test_environment_overrides_win_over_the_spec(example_config: Path) -> None:
     env = example_config / "environments" / "demo.yaml"
-    write(env, env.read_text() + "services:\n  reviews:\n    replicas: null\n    analysis:\n      apdex: {threshold: 0.995}\n")
+    write(
+        env,
+        env.read_text()
+        + "services:\n  reviews:\n    replicas: null\n    analysis:\n      apdex: {threshold: 0.995}\n",
+    )
     manifests = render_all(example_config)
     rollout = next(m for m in manifests if m.kind == "Rollout")
     assert "replicas" not in rollout.obj["spec"]

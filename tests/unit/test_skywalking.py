@@ -12,12 +12,17 @@ APDEX = MetricCheck("apdex", "service_apdex", minimum=0.99)
 
 
 def test_service_name_is_tsb_convention() -> None:
-    assert service_name("canary", "reviews", "bookinfo", "cp-cluster-1") == "canary|reviews|bookinfo|cp-cluster-1|-"
+    assert (
+        service_name("canary", "reviews", "bookinfo", "cp-cluster-1")
+        == "canary|reviews|bookinfo|cp-cluster-1|-"
+    )
 
 
 def test_apdex_fraction_is_scaled_by_10000() -> None:
     assert ">= 9900" in success_condition(APDEX, "readMetricsValues", 2)
-    assert ">= 9950" in success_condition(MetricCheck("a", "service_apdex", minimum=0.995), "readMetricsValues", 2)
+    assert ">= 9950" in success_condition(
+        MetricCheck("a", "service_apdex", minimum=0.995), "readMetricsValues", 2
+    )
 
 
 def test_unscaled_metrics_keep_their_units() -> None:
@@ -59,9 +64,12 @@ def add_to_analysis(config: Path, text: str) -> None:
 
 
 def test_more_metrics_render_one_template_metric_each(example_config: Path) -> None:
-    add_to_analysis(example_config, "  queryStyle: mqe\n  metrics:\n"
-                    "    - {name: sla, metric: service_sla, min: 0.995}\n"
-                    "    - {name: p99-latency, metric: service_percentile, percentile: 99, max: 400}\n")
+    add_to_analysis(
+        example_config,
+        "  queryStyle: mqe\n  metrics:\n"
+        "    - {name: sla, metric: service_sla, min: 0.995}\n"
+        "    - {name: p99-latency, metric: service_percentile, percentile: 99, max: 400}\n",
+    )
     template = next(m for m in render_all(example_config) if m.kind == "AnalysisTemplate")
     metrics = template.obj["spec"]["metrics"]
     assert [m["name"] for m in metrics] == ["apdex", "sla", "p99-latency"]
@@ -71,14 +79,21 @@ def test_more_metrics_render_one_template_metric_each(example_config: Path) -> N
 
 
 def test_percentile_needs_mqe(example_config: Path) -> None:
-    add_to_analysis(example_config, "  metrics:\n    - {name: p99, metric: service_percentile, percentile: 99, max: 400}\n")
-    with pytest.raises(InputError, match=r"analysis.metrics\[0\].metric: service_percentile is a labeled metric"):
+    add_to_analysis(
+        example_config,
+        "  metrics:\n    - {name: p99, metric: service_percentile, percentile: 99, max: 400}\n",
+    )
+    with pytest.raises(
+        InputError, match=r"analysis.metrics\[0\].metric: service_percentile is a labeled metric"
+    ):
         render_all(example_config)
 
 
 def test_sla_bounds_are_fractions(example_config: Path) -> None:
     add_to_analysis(example_config, "  metrics:\n    - {name: sla, metric: service_sla, min: 9950}\n")
-    with pytest.raises(InputError, match=r"service_sla bounds are fractions, got 9950 \(write 0.995 for 9950\)"):
+    with pytest.raises(
+        InputError, match=r"service_sla bounds are fractions, got 9950 \(write 0.995 for 9950\)"
+    ):
         render_all(example_config)
 
 

@@ -42,7 +42,9 @@ def test_every_field_has_a_description(path: Path) -> None:
 def test_example_specs_point_editors_at_the_schema() -> None:
     root = Path(__file__).resolve().parents[2]
     for spec in sorted((root / "services").glob("*.yaml")):
-        assert spec.read_text().startswith("# yaml-language-server: $schema=../schemas/spec/service.schema.json\n")
+        assert spec.read_text().startswith(
+            "# yaml-language-server: $schema=../schemas/spec/service.schema.json\n"
+        )
 
 
 def test_reviews_spec_is_short() -> None:

@@ -13,8 +13,24 @@ def test_emitter_settings_are_pinned() -> None:
 
 
 def test_strings_a_yaml_reader_would_not_read_back_as_strings_are_quoted() -> None:
-    ambiguous = ["yes", "on", "NO", "off", "true", "null", "~", "0123", "0o17", "0x1F", "1e3", "1:20", ".inf",
-                 "12", "3.5", ""]
+    ambiguous = [
+        "yes",
+        "on",
+        "NO",
+        "off",
+        "true",
+        "null",
+        "~",
+        "0123",
+        "0o17",
+        "0x1F",
+        "1e3",
+        "1:20",
+        ".inf",
+        "12",
+        "3.5",
+        "",
+    ]
     text = dump_manifest({"values": ambiguous})
     for value in ambiguous:
         assert f"- {value}\n" not in text or value == "", value
@@ -23,7 +39,10 @@ def test_strings_a_yaml_reader_would_not_read_back_as_strings_are_quoted() -> No
 
 
 def test_plain_strings_stay_plain() -> None:
-    assert dump_manifest({"a": "canary|reviews|bookinfo|cp-cluster-1|-"}) == "a: canary|reviews|bookinfo|cp-cluster-1|-\n"
+    assert (
+        dump_manifest({"a": "canary|reviews|bookinfo|cp-cluster-1|-"})
+        == "a: canary|reviews|bookinfo|cp-cluster-1|-\n"
+    )
 
 
 def test_multiline_strings_are_literal_blocks() -> None:
