@@ -229,8 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             print("run `python scripts/crd2schema.py` (make schemas)", file=sys.stderr)
             return 1
         return 0
-    print(f"{len(outputs)} schemas: {len(changed)} written, {len(outputs) - len(changed)} unchanged, "
-          f"{len(stale)} stale removed")
+    print(
+        f"{len(outputs)} schemas: {len(changed)} written, {len(outputs) - len(changed)} unchanged, "
+        f"{len(stale)} stale removed"
+    )
     return 0
 
 

@@ -1,0 +1,872 @@
+"""Schema validation of Kubernetes manifests, rendered or hand-written.
+
+Two validators answer the same question with the same schemas,
+`schemas/kubernetes/<group>/<kind>_<version>.json` (kubeconform's CRDs-catalog layout, made by
+`scripts/crd2schema.py`, plus the hand-written TSB ones):
+
+* `BuiltinValidator`: jsonschema in-process; every problem points at the line and column of the field.
+* `KubeconformValidator`: the `kubeconform` binary, offline (`-schema-location` is our folder only, never
+  `default`), as a second opinion that reads YAML the way Kubernetes does.
+
+They agree on what is checked: a kind whose schema is missing is a `SCHEMA-MISSING` error unless
+`ignore_missing`, except the built-in Kubernetes API groups (core `v1`, `apps/v1`, ...; BUILTIN_API_GROUPS),
+for which no schema is shipped: those are skipped without a finding (kubeconform gets them as `-skip`).
+
+Manifests are read as YAML 1.1, as Kubernetes reads them (`on`/`yes` are booleans, `0123` is octal), with
+ruamel's round-trip loader so that a schema error's path maps to line:column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import difflib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Protocol
+
+from jsonschema import Draft4Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.protocols import Validator as SchemaValidator
+from jsonschema.validators import validator_for
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
+
+from .errors import Finding, InputError, Location, Problem, ToolError
+from .resources import data_dir
+from .yamlio import PathTuple, format_field, position
+
+# Kubernetes' own API groups ("" is core `v1`). No schema is shipped for them: objects of these groups are
+# skipped by both validators (unless a schema file for the kind exists), never reported as missing.
+BUILTIN_API_GROUPS = frozenset(
+    {
+        "",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "apps",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "autoscaling",
+        "batch",
+        "certificates.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "internal.apiserver.k8s.io",
+        "networking.k8s.io",
+        "node.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "resource.k8s.io",
+        "scheduling.k8s.io",
+        "storage.k8s.io",
+        "storagemigration.k8s.io",
+    }
+)
+
+# kubeconform's template variables: Group = apiVersion before "/", ResourceKind = kind lower-cased,
+# ResourceAPIVersion = apiVersion after "/".
+KUBECONFORM_LAYOUT = "{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"
+DEFAULT_TIMEOUT = 120.0
+
+_GROUP_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_VERSION_RE = re.compile(r"^v[0-9]+[a-z0-9]*$")
+_KIND_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+
+# Formats both validators check. kubeconform v0.7.0 asserts formats (draft 4) and registers `duration` as a
+# Go duration; `date-time` is RFC 3339. Everything else (int32, int64, double, byte) is not checked.
+_GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+FORMAT_CHECKER = FormatChecker(formats=())
+
+
+@FORMAT_CHECKER.checks("duration")
+def _is_duration(value: object) -> bool:
+    return not isinstance(value, str) or bool(_GO_DURATION.match(value))
+
+
+@FORMAT_CHECKER.checks("date-time")
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or bool(_RFC3339.match(value))
+
+
+# ---- loading ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedObject:
+    """One Kubernetes object and where it came from.
+
+    `line` is where the object starts (1-based); `node` is its ruamel round-trip node, which knows the
+    position of every field, or None for an object rendered in memory (findings then point at `line`).
+    """
+
+    path: str
+    line: int
+    obj: dict[str, Any]
+    node: Any | None = None
+
+    @property
+    def label(self) -> str:
+        """`Kind/name`, as findings name the object."""
+        metadata = self.obj.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, Mapping) else None
+        return f"{self.obj.get('kind') or '?'}/{name or '?'}"
+
+
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+
+class KubernetesResolver(VersionedResolver):
+    """Plain scalars resolved as Kubernetes' go-yaml v2 does: YAML 1.1 (`on`, `yes`, `n` are booleans,
+    `0123` is octal) in every document of a file, without YAML 1.1's base-60 numbers (`1:20` stays a string).
+
+    Setting `YAML.version = (1, 1)` is not enough: ruamel applies it to the first document only.
+    """
+
+    @property
+    def processing_version(self) -> tuple[int, int]:
+        return (1, 1)
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)
+        if kind is ScalarNode and ":" in value and str(tag) in _NUMBER_TAGS:
+            return self.DEFAULT_SCALAR_TAG
+        return tag
+
+
+def _reader() -> YAML:
+    reader = YAML(typ="rt")
+    reader.Resolver = KubernetesResolver
+    reader.allow_duplicate_keys = False
+    return reader
+
+
+def _plain_key(key: Any) -> str:
+    if isinstance(key, bool):  # a YAML 1.1 `on:` key; sigs.k8s.io/yaml turns it into "true"
+        return "true" if key else "false"
+    return str(key)
+
+
+def _plain(node: Any) -> Any:
+    """Round-trip nodes -> the JSON-like value Kubernetes would see."""
+    if isinstance(node, Mapping):
+        return {_plain_key(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, datetime.date):  # go-yaml hands an unquoted timestamp to Kubernetes as a string
+        return node.isoformat()
+    return node
+
+
+def _start(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is None or lc.line is None:
+        return (1, 0)
+    return (lc.line + 1, (lc.col or 0) + 1)
+
+
+def load_text(text: str, path: str) -> list[LoadedObject]:
+    """Every object of a multi-document YAML text, `kind: List` items expanded (as kubeconform does)."""
+    try:
+        documents = list(_reader().load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        hint = "a key may appear only once in a mapping" if "duplicate key" in what else ""
+        raise InputError(
+            [Problem(Location(path, line, column), f"YAML syntax error: {what}", hint)]
+        ) from None
+    objects: list[LoadedObject] = []
+    problems: list[Problem] = []
+    for document in documents:
+        if document is None:
+            continue
+        items = _list_items(document)
+        for node in [document] if items is None else items:
+            line, column = _start(node)
+            if isinstance(node, CommentedMap):
+                objects.append(LoadedObject(path, line, _plain(node), node))
+            else:
+                found = "a list" if isinstance(node, list) else f"a {type(node).__name__} value"
+                problems.append(
+                    Problem(Location(path, line, column), f"expected a Kubernetes object, found {found}")
+                )
+    if problems:
+        raise InputError(problems)
+    return objects
+
+
+def _list_items(document: Any) -> list[Any] | None:
+    if isinstance(document, CommentedMap) and str(document.get("kind", "")).lower() == "list":
+        items = document.get("items")
+        if isinstance(items, CommentedSeq):
+            return list(items)
+        if items is None:
+            return []
+    return None
+
+
+def manifest_files(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, and every *.yaml / *.yml under the given folders (sorted, recursively)."""
+    files: list[Path] = []
+    missing: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            found = [p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+            files.extend(sorted(found, key=lambda p: p.relative_to(path).as_posix()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(Problem(Location(str(path)), "no such file or directory"))
+    if missing:
+        raise InputError(missing)
+    return files
+
+
+def load_manifests(paths: Sequence[Path]) -> list[LoadedObject]:
+    """All objects in the given files and folders; every unreadable or malformed file is one InputError."""
+    objects: list[LoadedObject] = []
+    problems: list[Problem] = []
+    for file in manifest_files(paths):
+        try:
+            text = file.read_text(encoding="utf-8")
+            objects.extend(load_text(text, str(file)))
+        except InputError as exc:
+            problems.extend(exc.problems)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(Location(str(file)), f"cannot read file: {exc}"))
+    if problems:
+        raise InputError(problems)
+    return objects
+
+
+# ---- schemas ----------------------------------------------------------------------------------------
+
+
+def default_schema_dir() -> Path:
+    """The shipped schemas in kubeconform's layout (inside the wheel, or the checkout's schemas/)."""
+    return data_dir("schemas") / "kubernetes"
+
+
+def is_builtin_api(api_version: str) -> bool:
+    """True for Kubernetes' own API groups (`v1`, `apps/v1`, `batch/v1`, `networking.k8s.io/v1`, ...)."""
+    return api_version.rpartition("/")[0] in BUILTIN_API_GROUPS
+
+
+class SchemaStore:
+    """Finds, reads and compiles (once) the schema of an (apiVersion, kind)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._validators: dict[tuple[str, str], SchemaValidator | None] = {}
+        self._known: list[tuple[str, str]] | None = None
+
+    def path_for(self, api_version: str, kind: str) -> Path | None:
+        """The schema file kubeconform would look for, or None if the names cannot form a safe path."""
+        group, _, version = api_version.rpartition("/")
+        group = group or version  # kubeconform's {{.Group}} for core "v1" is "v1"
+        if not (_GROUP_RE.match(group) and _VERSION_RE.match(version) and _KIND_RE.match(kind)):
+            return None
+        return self.root / group / f"{kind.lower()}_{version}.json"
+
+    def schema(self, api_version: str, kind: str) -> dict[str, Any] | None:
+        path = self.path_for(api_version, kind)
+        if path is None or not path.is_file():
+            return None
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ToolError(f"{path}: cannot read schema: {exc}") from None
+        return loaded if isinstance(loaded, dict) else None
+
+    def validator(self, api_version: str, kind: str) -> SchemaValidator | None:
+        key = (api_version, kind)
+        if key not in self._validators:
+            schema = self.schema(api_version, kind)
+            compiled: SchemaValidator | None = None
+            if schema is not None:
+                # The draft comes from the schema's $schema; all shipped ones say draft 4, which is also
+                # what kubeconform assumes without one.
+                cls = validator_for(schema, default=Draft4Validator)
+                compiled = cls(schema, format_checker=FORMAT_CHECKER)
+            self._validators[key] = compiled
+        return self._validators[key]
+
+    def has_schema(self, api_version: str, kind: str) -> bool:
+        path = self.path_for(api_version, kind)
+        return path is not None and path.is_file()
+
+    def known(self) -> list[tuple[str, str]]:
+        """(apiVersion, Kind) of every shipped schema (read only when a lookup misses)."""
+        if self._known is None:
+            known: set[tuple[str, str]] = set()
+            for path in sorted(self.root.rglob("*.json")):
+                try:
+                    gvks = json.loads(path.read_text(encoding="utf-8")).get(
+                        "x-kubernetes-group-version-kind", []
+                    )
+                except (OSError, ValueError, AttributeError):
+                    continue
+                for gvk in gvks if isinstance(gvks, list) else []:
+                    group, version, kind = gvk.get("group", ""), gvk.get("version", ""), gvk.get("kind", "")
+                    known.add((f"{group}/{version}" if group else version, kind))
+            self._known = sorted(known)
+        return self._known
+
+    def missing_message(self, api_version: str, kind: str) -> str:
+        text = f'no schema for apiVersion "{api_version}" kind "{kind}"'
+        candidates = {f"{a} {k}": (a, k) for a, k in self.known()}
+        close = difflib.get_close_matches(f"{api_version} {kind}", list(candidates), n=1, cutoff=0.8)
+        if close:
+            api, knd = candidates[close[0]]
+            text += f' (did you mean apiVersion "{api}" kind "{knd}"?)'
+        return text
+
+
+# ---- findings ---------------------------------------------------------------------------------------
+
+
+class SchemaProblem(NamedTuple):
+    """One problem inside an object: where (`at_key`: point at the key, e.g. an unknown field) and what."""
+
+    path: PathTuple
+    message: str
+    at_key: bool = False
+
+
+def _locate(target: LoadedObject, path: PathTuple, at_key: bool = False) -> Location:
+    found = position(target.node, path, at_key=at_key) if target.node is not None and path else None
+    if found is None:
+        line, column = _start(target.node) if target.node is not None else (target.line, 0)
+        found = (line or target.line, column)
+    return Location(target.path, found[0], found[1], format_field(path))
+
+
+def _schema_finding(
+    target: LoadedObject, path: PathTuple, message: str, rule: str = "SCHEMA", at_key: bool = False
+) -> Finding:
+    location = _locate(target, path, at_key)
+    return Finding(rule=rule, severity="error", location=location, message=message, obj=target.label)
+
+
+def _sort(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.location, f.rule, f.message))
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _got(value: Any) -> str:
+    kind = _json_type(value)
+    return kind if kind in ("object", "array", "null") else f"{kind} {_show(value)}"
+
+
+def _either(types: Any) -> str:
+    names = [str(t) for t in types] if isinstance(types, list) else [str(types)]
+    return " or ".join(names)
+
+
+def unknown_field_message(name: str, known: Sequence[str]) -> str:
+    """`unknown field "stepz" (did you mean "steps"?)`; lists the allowed fields when none is close."""
+    text = f'unknown field "{name}"'
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    if not close:
+        lowered = {k.lower(): k for k in known}
+        close = [lowered[name.lower()]] if name.lower() in lowered else []
+    if close:
+        return text + f' (did you mean "{close[0]}"?)'
+    if known and len(known) <= 12:
+        return text + f" (allowed: {', '.join(sorted(known))})"
+    return text
+
+
+def _extra_keys(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    known = schema.get("properties", {}) or {}
+    patterns = list((schema.get("patternProperties", {}) or {}).keys())
+    return [k for k in instance if k not in known and not any(re.search(p, k) for p in patterns)]
+
+
+def describe_error(error: ValidationError) -> list[SchemaProblem]:
+    """One jsonschema error -> (path in the object, message) pairs, worded for the user."""
+    path: PathTuple = tuple(error.absolute_path)
+    keyword, instance = error.validator, error.instance
+    expected: Any = error.validator_value
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if keyword == "additionalProperties" and isinstance(instance, Mapping):
+        known = list((schema.get("properties") or {}).keys())
+        extra = _extra_keys(instance, schema)
+        return [SchemaProblem((*path, k), unknown_field_message(k, known), at_key=True) for k in extra]
+    if keyword == "required" and isinstance(instance, Mapping):
+        return [
+            SchemaProblem((*path, n), f'missing required field "{n}"') for n in expected if n not in instance
+        ]
+    if keyword == "type":
+        return [SchemaProblem(path, f"expected {_either(expected)}, got {_got(instance)}")]
+    if keyword == "enum":
+        return [
+            SchemaProblem(
+                path, f"expected one of {', '.join(_show(v) for v in expected)}; got {_show(instance)}"
+            )
+        ]
+    if keyword == "pattern" and path == ("metadata", "name"):
+        return [
+            SchemaProblem(
+                path,
+                f"{_show(instance)} is not a valid name (lower-case letters, digits, '-' and '.'; "
+                "starting and ending with a letter or digit)",
+            )
+        ]
+    if keyword == "pattern":
+        return [SchemaProblem(path, f"{_show(instance)} does not match the pattern {expected}")]
+    if keyword == "format":
+        hint = " (a Go duration such as 30s, 5m or 1h)" if expected == "duration" else ""
+        return [SchemaProblem(path, f"{_show(instance)} is not a valid {expected}{hint}")]
+    if keyword in ("oneOf", "anyOf") and isinstance(expected, list):
+        if all(isinstance(b, Mapping) and set(b) == {"type"} for b in expected):
+            return [
+                SchemaProblem(
+                    path, f"expected {_either([b['type'] for b in expected])}, got {_got(instance)}"
+                )
+            ]
+        if error.context:
+            return describe_error(best_match(error.context))
+        exclusive = sorted({n for b in expected if isinstance(b, Mapping) for n in b.get("required", [])})
+        if exclusive:
+            return [SchemaProblem(path, f"set at most one of: {', '.join(exclusive)}")]
+    if keyword in ("minItems", "maxItems") and isinstance(instance, list):
+        bound = "at least" if keyword == "minItems" else "at most"
+        return [SchemaProblem(path, f"expected {bound} {expected} item(s), got {len(instance)}")]
+    if keyword in ("minLength", "maxLength") and isinstance(instance, str):
+        bound = "at least" if keyword == "minLength" else "at most"
+        return [SchemaProblem(path, f"expected {bound} {expected} character(s), got {len(instance)}")]
+    if keyword in ("minimum", "maximum"):
+        bound = ">=" if keyword == "minimum" else "<="
+        return [SchemaProblem(path, f"expected a number {bound} {expected}, got {_show(instance)}")]
+    return [SchemaProblem(path, error.message)]
+
+
+def subschema(schema: Mapping[str, Any], path: PathTuple) -> Mapping[str, Any] | None:
+    """The schema node that governs `path` (properties / items / additionalProperties only)."""
+    node: Any = schema
+    for part in path:
+        if not isinstance(node, Mapping):
+            return None
+        if isinstance(part, int):
+            node = node.get("items")
+        else:
+            properties = node.get("properties") or {}
+            node = properties[part] if part in properties else node.get("additionalProperties")
+    return node if isinstance(node, Mapping) else None
+
+
+# ---- validators -------------------------------------------------------------------------------------
+
+
+class Validator(Protocol):
+    """What both validators offer: in-memory objects (the renderer) or files and folders (the CLI)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def validate_objects(self, objects: Sequence[LoadedObject]) -> list[Finding]: ...
+
+    def validate_paths(self, paths: Sequence[Path]) -> list[Finding]: ...
+
+
+class BuiltinValidator:
+    """jsonschema against the shipped schemas; every finding points at the field's line and column."""
+
+    def __init__(self, schema_dir: Path | None = None, *, ignore_missing: bool = False) -> None:
+        self.store = SchemaStore(schema_dir or default_schema_dir())
+        self.ignore_missing = ignore_missing
+
+    @property
+    def name(self) -> str:
+        return "builtin"
+
+    def validate_paths(self, paths: Sequence[Path]) -> list[Finding]:
+        return self.validate_objects(load_manifests(paths))
+
+    def validate_objects(self, objects: Sequence[LoadedObject]) -> list[Finding]:
+        findings: list[Finding] = []
+        for target in objects:
+            findings.extend(self.validate_object(target))
+        return _sort(findings)
+
+    def validate_object(self, target: LoadedObject) -> list[Finding]:
+        api_version, kind = target.obj.get("apiVersion"), target.obj.get("kind")
+        if not (isinstance(api_version, str) and api_version and isinstance(kind, str) and kind):
+            return [
+                _schema_finding(
+                    target, (), "not a Kubernetes object: apiVersion and kind must be non-empty strings"
+                )
+            ]
+        validator = self.store.validator(api_version, kind)
+        if validator is None:
+            if self.ignore_missing or is_builtin_api(api_version):
+                return []
+            return [
+                _schema_finding(target, (), self.store.missing_message(api_version, kind), "SCHEMA-MISSING")
+            ]
+        return [
+            _schema_finding(target, problem.path, problem.message, at_key=problem.at_key)
+            for error in validator.iter_errors(target.obj)
+            for problem in describe_error(error)
+        ]
+
+
+class KubeconformError(ToolError):
+    """kubeconform missing, timing out, crashing or printing something unreadable (exit code 3)."""
+
+    def __init__(
+        self,
+        reason: str,
+        command: Sequence[str] = (),
+        returncode: int | None = None,
+        stdout: str = "",
+        stderr: str = "",
+    ) -> None:
+        self.reason = reason
+        self.command = tuple(command)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        text = f"kubeconform {reason}"
+        if command:
+            text += f"\n  command: {shlex.join(command)}\n  return code: {returncode}"
+            text += f"\n  stdout: {_clip(stdout) or '(empty)'}\n  stderr: {_clip(stderr) or '(empty)'}"
+        super().__init__(text)
+
+
+def _clip(text: str, limit: int = 4000) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+class KubeconformOutputError(ValueError):
+    """kubeconform's stdout is not the JSON report we asked for."""
+
+
+class KubeconformValidator:
+    """The kubeconform binary against the shipped schemas only: it never reaches the network."""
+
+    def __init__(
+        self,
+        executable: str,
+        schema_dir: Path | None = None,
+        *,
+        ignore_missing: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.executable = executable
+        self.store = SchemaStore(schema_dir or default_schema_dir())
+        self.ignore_missing = ignore_missing
+        self.timeout = timeout
+
+    @property
+    def name(self) -> str:
+        return "kubeconform"
+
+    def command(self, files: Sequence[str], skip: Sequence[str] = ()) -> list[str]:
+        # No `-schema-location default`: only our folder is searched, so nothing is downloaded.
+        argv = [self.executable, "-strict", "-summary", "-output", "json"]
+        argv += ["-schema-location", f"{self.store.root.resolve()}/{KUBECONFORM_LAYOUT}"]
+        if skip:
+            argv += ["-skip", ",".join(skip)]
+        if self.ignore_missing:
+            argv.append("-ignore-missing-schemas")
+        return argv + list(files)
+
+    def skip_list(self, objects: Sequence[LoadedObject]) -> list[str]:
+        """`apiVersion/Kind` (kubeconform's GVK form) of built-in kinds that have no shipped schema."""
+        skip = set()
+        for target in objects:
+            api_version, kind = target.obj.get("apiVersion"), target.obj.get("kind")
+            if (
+                isinstance(api_version, str)
+                and isinstance(kind, str)
+                and is_builtin_api(api_version)
+                and not self.store.has_schema(api_version, kind)
+            ):
+                skip.add(f"{api_version}/{kind}")
+        return sorted(skip)
+
+    def validate_paths(self, paths: Sequence[Path]) -> list[Finding]:
+        """kubeconform reads the files themselves (so it sees exactly what `kubectl apply` would)."""
+        objects = load_manifests(paths)  # positions for the findings, and the -skip list
+        files = list(dict.fromkeys(os.path.abspath(o.path) for o in objects))
+        if not files:
+            return []
+        return self._run(self.command(files, self.skip_list(objects)), objects)
+
+    def validate_objects(self, objects: Sequence[LoadedObject]) -> list[Finding]:
+        """In-memory objects are written one per file into a temporary folder first."""
+        if not objects:
+            return []
+        with tempfile.TemporaryDirectory(prefix="gitops-gen-kubeconform-") as tmp:
+            staged: list[LoadedObject] = []
+            for index, target in enumerate(objects):
+                file = Path(tmp) / f"{index:05d}.yaml"
+                file.write_text(json.dumps(target.obj, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
+                staged.append(replace(target, path=str(file)))
+            findings = self._run(self.command([o.path for o in staged], self.skip_list(objects)), staged)
+        original = {s.path: o.path for s, o in zip(staged, objects, strict=True)}
+        return _sort(
+            [
+                replace(f, location=replace(f.location, path=original.get(f.location.path, f.location.path)))
+                for f in findings
+            ]
+        )
+
+    def _run(self, argv: list[str], objects: Sequence[LoadedObject]) -> list[Finding]:
+        returncode, stdout, stderr = run_command(argv, self.timeout)
+        if returncode not in (0, 1):
+            raise KubeconformError(f"crashed (exit code {returncode})", argv, returncode, stdout, stderr)
+        try:
+            findings = parse_kubeconform_output(stdout, objects, schema_dir=self.store.root)
+        except KubeconformOutputError as exc:
+            raise KubeconformError(
+                f"printed unreadable output ({exc})", argv, returncode, stdout, stderr
+            ) from None
+        if returncode == 1 and not findings:
+            raise KubeconformError(
+                "failed (exit code 1) without reporting a problem", argv, returncode, stdout, stderr
+            )
+        return findings
+
+
+def run_command(argv: Sequence[str], timeout: float) -> tuple[int, str, str]:
+    """Run a tool with a deadline; the whole process group is killed on timeout. Raises KubeconformError."""
+    try:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,  # its own process group, so a timeout also ends anything it started
+        )
+    except OSError as exc:
+        raise KubeconformError(f"could not be started: {exc}", argv) from None
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):  # it may have just exited on its own
+            os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise KubeconformError(f"timed out after {timeout:g}s", argv, None, stdout, stderr) from None
+    return process.returncode, stdout, stderr
+
+
+# ---- kubeconform's JSON report ----------------------------------------------------------------------
+
+_ADDITIONAL = re.compile(r"additional ?propert(?:y|ies) ((?:'[^']*'(?:, )?)+)", re.IGNORECASE)
+_MISSING = re.compile(r"missing propert(?:y|ies):? ((?:'[^']*'(?:, )?)+)", re.IGNORECASE)
+_NO_SCHEMA = re.compile(r"could not find schema for (\S+)")
+_QUOTED = re.compile(r"'([^']*)'")
+_SKIPPED_STATUSES = ("statusValid", "statusSkipped", "statusEmpty", "")
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def _find_object(
+    resource: Mapping[str, Any], by_file: Mapping[str, list[LoadedObject]]
+) -> LoadedObject | None:
+    candidates = by_file.get(_norm(str(resource.get("filename", ""))), [])
+    kind, name, version = resource.get("kind"), resource.get("name"), resource.get("version")
+    for target in candidates:
+        metadata = target.obj.get("metadata")
+        target_name = metadata.get("name") if isinstance(metadata, Mapping) else None
+        if target.obj.get("kind") == kind and target.obj.get("apiVersion") == version and target_name == name:
+            return target
+    same_kind = [t for t in candidates if t.obj.get("kind") == kind]
+    if len(same_kind) == 1:
+        return same_kind[0]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _pointer_to_path(pointer: str, obj: Any) -> PathTuple:
+    """`/spec/steps/1/pause` -> ("spec", "steps", 1, "pause"), list indexes told apart by the object."""
+    if not pointer.strip("/"):
+        return ()
+    parts: list[str | int] = []
+    current = obj
+    for token in pointer.lstrip("/").split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(current, list) and token.isdigit():
+            index = int(token)
+            parts.append(index)
+            current = current[index] if index < len(current) else None
+        elif isinstance(current, Mapping):
+            parts.append(token)
+            current = current.get(token)
+        else:
+            parts.append(int(token) if token.isdigit() else token)
+            current = None
+    return tuple(parts)
+
+
+def _strip_location(message: str) -> str:
+    # kubeconform v0.7 may prefix a cause with where it is ("at '/spec/replicas': "); the field says that.
+    return re.sub(r"^(?:-\s*)?at '[^']*':\s*", "", message.strip())
+
+
+def _invalid(
+    resource: Mapping[str, Any], target: LoadedObject, store: SchemaStore | None
+) -> Iterator[SchemaProblem]:
+    errors = resource.get("validationErrors") or []
+    if not isinstance(errors, list) or not errors:
+        yield SchemaProblem((), str(resource.get("msg") or "invalid"))
+        return
+    schema = None
+    if store is not None:
+        api_version, kind = target.obj.get("apiVersion"), target.obj.get("kind")
+        if isinstance(api_version, str) and isinstance(kind, str):
+            schema = store.schema(api_version, kind)
+    for error in errors:
+        if not isinstance(error, Mapping):
+            raise KubeconformOutputError("a validationErrors entry is not an object")
+        path = _pointer_to_path(str(error.get("path", "")), target.obj)
+        message = _strip_location(str(error.get("msg", "")))
+        if match := _ADDITIONAL.search(message):
+            node = subschema(schema, path) if schema is not None else None
+            known = list((node.get("properties") or {}).keys()) if node is not None else []
+            for name in _QUOTED.findall(match.group(1)):
+                yield SchemaProblem((*path, name), unknown_field_message(name, known), at_key=True)
+        elif match := _MISSING.search(message):
+            for name in _QUOTED.findall(match.group(1)):
+                yield SchemaProblem((*path, name), f'missing required field "{name}"')
+        else:
+            yield SchemaProblem(path, message)
+
+
+def parse_kubeconform_output(
+    stdout: str, objects: Sequence[LoadedObject], *, schema_dir: Path | None = None
+) -> list[Finding]:
+    """kubeconform's `-output json` report -> Findings on the objects it was given.
+
+    Resources are matched to `objects` by file name (as passed to kubeconform, compared as absolute paths),
+    then kind, apiVersion and name; `validationErrors[].path` (a JSON pointer) becomes the dotted field and,
+    through the object's round-trip node, a line and column. With `schema_dir`, an unknown field gets the
+    same did-you-mean as the builtin validator. Raises KubeconformOutputError on anything unexpected.
+    """
+    try:
+        report = json.loads(stdout)
+    except ValueError as exc:
+        raise KubeconformOutputError(f"not JSON: {exc}") from None
+    if not isinstance(report, dict) or not isinstance(report.get("resources"), list):
+        raise KubeconformOutputError('no "resources" list')
+    by_file: dict[str, list[LoadedObject]] = {}
+    for target in objects:
+        by_file.setdefault(_norm(target.path), []).append(target)
+    store = SchemaStore(schema_dir) if schema_dir is not None else None
+    findings: list[Finding] = []
+    for resource in report["resources"]:
+        if not isinstance(resource, dict):
+            raise KubeconformOutputError("a resources entry is not an object")
+        status = resource.get("status", "")
+        if status in _SKIPPED_STATUSES:
+            continue
+        if status not in ("statusInvalid", "statusError"):
+            raise KubeconformOutputError(f"unknown status {status!r}")
+        found = _find_object(resource, by_file)
+        target = found or LoadedObject(
+            path=str(resource.get("filename", "")),
+            line=0,
+            obj={
+                "kind": resource.get("kind"),
+                "apiVersion": resource.get("version"),
+                "metadata": {"name": resource.get("name")},
+            },
+        )
+        message = str(resource.get("msg") or "")
+        if status == "statusError":
+            missing = _NO_SCHEMA.search(message)
+            if missing:
+                api_version, kind = str(resource.get("version", "")), str(resource.get("kind", ""))
+                text = (
+                    store.missing_message(api_version, kind)
+                    if store
+                    else f'no schema for apiVersion "{api_version}" kind "{kind}"'
+                )
+                findings.append(_schema_finding(target, (), text, "SCHEMA-MISSING"))
+            else:
+                findings.append(
+                    _schema_finding(target, (), message or "kubeconform could not validate this object")
+                )
+            continue
+        findings.extend(
+            _schema_finding(target, p.path, p.message, at_key=p.at_key)
+            for p in _invalid(resource, target, store)
+        )
+    return _sort(findings)
+
+
+# ---- choosing ---------------------------------------------------------------------------------------
+
+
+def make_validator(
+    name: Literal["auto", "kubeconform", "builtin"] = "auto",
+    *,
+    schema_dir: Path | None = None,
+    ignore_missing: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> BuiltinValidator | KubeconformValidator:
+    """`auto`: kubeconform when it is on PATH, else the builtin one. Asking for a missing kubeconform is a
+    ToolError (exit code 3), never a silent fallback."""
+    if name == "builtin":
+        return BuiltinValidator(schema_dir, ignore_missing=ignore_missing)
+    if name not in ("auto", "kubeconform"):
+        raise ValueError(f"unknown validator {name!r}")
+    executable = shutil.which("kubeconform")
+    if executable is None:
+        if name == "kubeconform":
+            raise KubeconformError(
+                "is not on PATH (install kubeconform v0.7.0, or use the builtin validator)"
+            )
+        return BuiltinValidator(schema_dir, ignore_missing=ignore_missing)
+    return KubeconformValidator(executable, schema_dir, ignore_missing=ignore_missing, timeout=timeout)
