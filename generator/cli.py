@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import GeneratorError
-from .render import render_all
-from .tree import write_tree
+from .diff import format_text, to_json
+from .errors import Findings, GeneratorError
+from .tree import apply_plan, plan_render
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,16 +69,59 @@ def cli() -> None:
     default=None,
     help="Output folder.  [default: <config>/rendered]",
 )
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if --out is not up to date."
+)
 @reports_errors
-def render(config_dir: Path, envs: tuple[str, ...], services: tuple[str, ...], out_dir: Path | None) -> None:
-    """Render the manifests of every (or the given) environment and service into --out."""
-    manifests = render_all(config_dir, envs, services)
-    report = write_tree(out_dir or config_dir / "rendered", manifests)
+def render(
+    config_dir: Path, envs: tuple[str, ...], services: tuple[str, ...], out_dir: Path | None, check: bool
+) -> None:
+    """Render the manifests of every (or the given) environment and service into --out.
+
+    Files gitops-gen wrote earlier that no spec produces any more are deleted (only those of the given
+    environments and services); files it did not write are never touched."""
+    out = out_dir or config_dir / "rendered"
+    plan = plan_render(config_dir, out, envs, services)
+    if check:
+        click.echo(plan.unified_diff(), nl=False)
+        if plan.has_changes:
+            raise Findings(
+                f"{out} is out of date: {len(plan.added)} added, {len(plan.changed)} changed, "
+                f"{len(plan.removed)} removed (run `gitops-gen render` to update it)"
+            )
+        click.echo(f"{out} is up to date ({len(plan.unchanged)} files)", err=True)
+        return
+    report = apply_plan(plan)
     click.echo(
-        f"rendered {len(manifests)} manifests: {len(report.written)} written, "
-        f"{len(report.unchanged)} unchanged",
+        f"rendered {len(plan.manifests)} manifests: {len(report.written)} written, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged",
         err=True,
     )
+
+
+@cli.command(epilog=EXIT_CODES)
+@config_option
+@click.option("--env", "envs", multiple=True, metavar="ENV", help="Only this environment (repeatable).")
+@click.option("--service", "services", multiple=True, metavar="NAME", help="Only this service (repeatable).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder to compare with.  [default: <config>/rendered]",
+)
+@click.option(
+    "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
+@reports_errors
+def diff(
+    config_dir: Path, envs: tuple[str, ...], services: tuple[str, ...], out_dir: Path | None, output: str
+) -> None:
+    """Show what `render` would change: added, changed and removed objects per environment and service,
+    then a unified diff. Writes nothing and exits 0 even when there are changes (informational; use
+    `render --check` to fail on drift)."""
+    plan = plan_render(config_dir, out_dir or config_dir / "rendered", envs, services)
+    click.echo(to_json(plan) if output == "json" else format_text(plan), nl=False)
 
 
 def main() -> None:

@@ -1,47 +1,582 @@
-"""Write the rendered tree: everything is rendered and checked before the first write; identical files
-are left alone; each changed file is replaced atomically (temp file in the same folder, fsync, rename)."""
+"""Plan and write the rendered tree.
+
+`plan_tree` compares what a render produces with the output folder and returns a `TreePlan` (files added,
+changed, removed, unchanged, with old and new texts); it writes nothing, so `render --check`, `diff` and
+the publisher share it. `apply_plan` writes a plan; `plan_render` renders a config and plans in one call.
+
+Ownership: `INDEX_NAME` in the output root lists, sorted, the relative paths gitops-gen wrote. A render
+overwrites or deletes only those files; a file it would write that exists but is not in the index stops
+the run (`NotOwned`), unless its bytes are already exactly what gitops-gen would write: such a file is
+adopted into the index without being touched (this is how a tree rendered before the index existed
+migrates). Deletion is limited to the render's `Scope`: a `--service`/`--env` render only prunes files of
+those services/environments, so a partial render never deletes the rest of the tree.
+
+Atomicity ("a crash leaves the old tree or the new one"): a write-ahead journal, not a directory swap.
+A swap (`<out>.new` renamed over `<out>`) would have to copy or move files we do not own (the output root
+may be a folder inside a git repo, or the repo itself), would rewrite every unchanged file, and renames a
+folder that editors and shells may be sitting in. The journal touches only the files that change:
+  1. stage every new or changed file, and the new index, in `<out>/STAGING_NAME/` and fsync them;
+  2. write `<out>/JOURNAL_NAME` (temp file + fsync + rename): the commit point. Before it, the tree on
+     disk is the old tree; after it, the journal says how to finish the new one;
+  3. move each staged file into place (`os.replace`), delete pruned files and the folders they leave empty;
+  4. delete the journal, then the staging folder.
+`recover` (run first by every write, under the same lock) rolls a journal forward, idempotently: a staged
+file still there is moved into place, a pruned file still there is deleted. Staging without a journal is
+an interrupted step 1: it is deleted and the old tree stands. Readers (`plan_tree`) never write: they see
+the tree as it will be once a pending journal is rolled forward. Writers hold `flock` on the output folder.
+Identical files are never rewritten, so their mtimes stay.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import fcntl
+import json
 import os
-import tempfile
-from collections.abc import Sequence
+import re
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
-from .render import Manifest
+from .errors import GeneratorError, Location, Problem
+from .render import Manifest, render_all
+
+INDEX_NAME = ".gitops-gen.json"
+JOURNAL_NAME = ".gitops-gen.journal.json"
+STAGING_NAME = ".gitops-gen.staging"
+INDEX_FORMAT = 1
+JOURNAL_FORMAT = 1
+_RESERVED = (INDEX_NAME, JOURNAL_NAME, STAGING_NAME)
+_NOT_OURS_HINT = (
+    "move or delete it and render again; gitops-gen only overwrites files listed in " + INDEX_NAME
+)
+
+
+class TreeError(GeneratorError):
+    """The output folder cannot be used as it is: a file we do not own is in the way, a broken index."""
+
+
+class NotOwned(TreeError):
+    """A file the render would write exists, differs, and gitops-gen did not write it."""
+
+
+class OutputBusy(GeneratorError):
+    """Another gitops-gen is writing the folder, or it changed between planning and writing."""
+
+    exit_code: ClassVar[int] = 3
+
+
+class WriteFailed(GeneratorError):
+    """The operating system refused a write (permissions, disk full)."""
+
+    exit_code: ClassVar[int] = 3
+
+
+# ---- layout and scope ---------------------------------------------------------------------------------
+
+
+def path_owner(path: str) -> tuple[str, str | None]:
+    """(environment, service or None) of an output path, from the layout documented in render.py.
+
+    `<env>/argocd/apps/<env>-<service>.yaml` belongs to the service, except the environment's own
+    `<env>-tsb` and `<env>-gateways` Applications (a service of that name would collide with them).
+    """
+    parts = path.split("/")
+    env = parts[0]
+    if len(parts) == 5 and parts[1] == "services":
+        return env, parts[3]
+    if len(parts) == 4 and parts[1:3] == ["argocd", "apps"] and parts[3].endswith(".yaml"):
+        app = parts[3].removesuffix(".yaml")
+        if app.startswith(f"{env}-") and app not in (f"{env}-tsb", f"{env}-gateways"):
+            return env, app[len(env) + 1 :]
+    return env, None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The part of the tree a render is responsible for: owned files in scope that it no longer produces
+    are pruned. Empty `envs` means every environment; empty `services` means everything of the chosen
+    environments, environment-level objects included; otherwise only the files of those services."""
+
+    envs: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+    def covers(self, path: str) -> bool:
+        env, service = path_owner(path)
+        if self.envs and env not in self.envs:
+            return False
+        return not self.services or service in self.services
+
+
+# ---- reading the tree ---------------------------------------------------------------------------------
+
+
+def _is_safe(path: str) -> bool:
+    """A relative '/'-separated path inside the output root that is not one of our own bookkeeping files."""
+    parts = path.split("/")
+    return (
+        bool(path)
+        and "\\" not in path
+        and not path.startswith("/")
+        and all(part not in ("", ".", "..") for part in parts)
+        and parts[0] not in _RESERVED
+    )
+
+
+@dataclass(frozen=True)
+class _Journal:
+    replace: tuple[tuple[str, str], ...]  # (staged file name, target path); the index may be a target
+    remove: tuple[str, ...]
+
+    def to_text(self) -> str:
+        doc = {
+            "format": JOURNAL_FORMAT,
+            "replace": [list(r) for r in self.replace],
+            "remove": list(self.remove),
+        }
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _read_journal(out_dir: Path) -> _Journal | None:
+    path = out_dir / JOURNAL_NAME
+    try:
+        doc: Any = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise TreeError(f"{path}: cannot read the journal of an interrupted render: {exc}") from None
+    try:
+        replace = tuple((str(blob), str(target)) for blob, target in doc["replace"])
+        remove = tuple(str(p) for p in doc["remove"])
+        ok = (
+            doc["format"] == JOURNAL_FORMAT
+            and all(
+                re.fullmatch(r"[0-9]+", blob) and (target == INDEX_NAME or _is_safe(target))
+                for blob, target in replace
+            )
+            and all(_is_safe(p) for p in remove)
+        )
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise TreeError(
+            f"{path}: not a gitops-gen journal (format {JOURNAL_FORMAT}); it was written by "
+            f"another version or edited: remove it and {STAGING_NAME}/ and check the folder"
+        )
+    return _Journal(replace, remove)
+
+
+class _View:
+    """The output tree as a reader should see it: the files on disk, with a pending journal applied."""
+
+    def __init__(self, out_dir: Path) -> None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise TreeError(f"{out_dir}: the output folder is a file")
+        self.out_dir = out_dir
+        self.pending: dict[str, bytes | None] = {}
+        journal = _read_journal(out_dir)
+        if journal is not None:
+            for blob, target in journal.replace:
+                staged = self._read(out_dir / STAGING_NAME / blob)
+                if staged is not None:  # else already moved into place
+                    self.pending[target] = staged
+            self.pending.update(dict.fromkeys(journal.remove))
+
+    def read(self, path: str) -> bytes | None:
+        """The file's bytes, or None if there is none. A folder in the way raises IsADirectoryError."""
+        if path in self.pending:
+            return self.pending[path]
+        return self._read(self.out_dir / path)
+
+    @staticmethod
+    def _read(path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except IsADirectoryError:
+            raise
+        except OSError as exc:
+            raise TreeError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def index_text(owned: Iterable[str]) -> str:
+    """The index file's exact content: deterministic bytes, no timestamps or versions."""
+    doc = {
+        "format": INDEX_FORMAT,
+        "note": "Files written by gitops-gen: it may overwrite or delete these, and no others. Do not edit.",
+        "owned": sorted(set(owned)),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _parse_index(data: bytes, where: Path) -> tuple[str, ...]:
+    try:
+        doc: Any = json.loads(data)
+        owned = doc["owned"]
+        ok = (
+            doc["format"] == INDEX_FORMAT
+            and isinstance(owned, list)
+            and all(isinstance(p, str) and _is_safe(p) for p in owned)
+        )
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise TreeError(
+            [
+                Problem(
+                    Location(str(where)),
+                    f"not a gitops-gen ownership index (format {INDEX_FORMAT})",
+                    "restore it (e.g. with `git checkout`); gitops-gen will not write here without it",
+                )
+            ]
+        )
+    return tuple(sorted(set(owned)))
+
+
+# ---- planning -----------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class TreePlan:
+    """What writing `manifests` into `out_dir` would change. Paths are relative, '/'-separated, sorted."""
+
+    out_dir: Path
+    scope: Scope
+    manifests: Mapping[str, Manifest]  # every file the render produces, by path
+    added: tuple[str, ...]  # produced, not on disk
+    changed: tuple[str, ...]  # produced, on disk (owned) with other bytes
+    removed: tuple[str, ...]  # owned, in scope, no longer produced: will be deleted
+    unchanged: tuple[str, ...]  # produced, on disk byte for byte: left alone
+    adopted: tuple[str, ...]  # unchanged files that were not in the index yet: they join it
+    old_texts: Mapping[str, str]  # on-disk text of the changed and removed files
+    old_index: str | None  # the index file as it is (None: no index yet)
+    owned: tuple[str, ...]  # the index after the write
+
+    @property
+    def has_changes(self) -> bool:
+        """Files differ (the index alone does not count: it is bookkeeping, not output)."""
+        return bool(self.added or self.changed or self.removed)
+
+    @property
+    def index_changed(self) -> bool:
+        return self.old_index != self.new_index
+
+    @property
+    def new_index(self) -> str:
+        return index_text(self.owned)
+
+    @property
+    def touched(self) -> tuple[str, ...]:
+        """Every path that is added, changed or removed, sorted."""
+        return tuple(sorted((*self.added, *self.changed, *self.removed)))
+
+    def old_text(self, path: str) -> str | None:
+        return self.old_texts.get(path)
+
+    def new_text(self, path: str) -> str | None:
+        manifest = self.manifests.get(path)
+        return manifest.text if manifest is not None else None
+
+    def file_diff(self, path: str) -> str:
+        """A unified diff of one path, `patch -p1` style (`/dev/null` for an added or removed file)."""
+        old, new = self.old_text(path), self.new_text(path)
+        if old == new:
+            return ""
+        lines = difflib.unified_diff(
+            (old or "").splitlines(keepends=True),
+            (new or "").splitlines(keepends=True),
+            "/dev/null" if old is None else f"a/{path}",
+            "/dev/null" if new is None else f"b/{path}",
+        )
+        return "".join(
+            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+        )
+
+    def unified_diff(self) -> str:
+        return "".join(self.file_diff(path) for path in self.touched)
+
+
+def plan_tree(out_dir: Path, manifests: Sequence[Manifest], scope: Scope = Scope()) -> TreePlan:
+    """Compare the render with the output folder; reads only. Raises NotOwned for files in the way."""
+    by_path: dict[str, Manifest] = {}
+    for manifest in manifests:
+        if not _is_safe(manifest.path) or by_path.setdefault(manifest.path, manifest) is not manifest:
+            raise ValueError(f"bad or duplicate manifest path {manifest.path!r}")  # a bug in render.py
+    view = _View(out_dir)
+    try:
+        index_bytes = view.read(INDEX_NAME)
+    except IsADirectoryError:
+        raise TreeError(f"{out_dir / INDEX_NAME}: is a folder, not gitops-gen's ownership index") from None
+    old_index = None if index_bytes is None else _decode(index_bytes)
+    owned = () if index_bytes is None else _parse_index(index_bytes, out_dir / INDEX_NAME)
+    owned_set = set(owned)
+
+    added, changed, unchanged, adopted = [], [], [], []
+    old_texts: dict[str, str] = {}
+    conflicts = []
+    for path, manifest in sorted(by_path.items()):
+        try:
+            old = view.read(path)
+        except IsADirectoryError:
+            conflicts.append(
+                Problem(
+                    Location(str(out_dir / path)),
+                    "is a folder where gitops-gen writes a file",
+                    "move it away and render again",
+                )
+            )
+            continue
+        if old is None:
+            blocker = _file_in_the_way(out_dir, path)
+            if blocker:
+                conflicts.append(
+                    Problem(
+                        Location(str(out_dir / blocker)),
+                        "is a file where gitops-gen needs a folder",
+                        "move it away and render again",
+                    )
+                )
+            added.append(path)
+        elif old == manifest.text.encode("utf-8"):
+            unchanged.append(path)
+            if path not in owned_set:
+                adopted.append(path)
+        elif path not in owned_set:
+            conflicts.append(
+                Problem(
+                    Location(str(out_dir / path)),
+                    "exists but was not written by gitops-gen; refusing to overwrite it",
+                    _NOT_OURS_HINT,
+                )
+            )
+        else:
+            changed.append(path)
+            old_texts[path] = _decode(old)
+    if conflicts:
+        raise NotOwned(conflicts)
+
+    removed, dropped = [], set()
+    for path in owned:
+        if path in by_path or not scope.covers(path):
+            continue
+        dropped.add(path)  # gone from the index even if someone already deleted the file
+        try:
+            old = view.read(path)
+        except IsADirectoryError:  # not a file any more: not ours to delete
+            continue
+        if old is not None:
+            removed.append(path)
+            old_texts[path] = _decode(old)
+    new_owned = tuple(sorted((owned_set - dropped) | by_path.keys()))
+    return TreePlan(
+        out_dir,
+        scope,
+        dict(sorted(by_path.items())),
+        tuple(added),
+        tuple(changed),
+        tuple(removed),
+        tuple(unchanged),
+        tuple(adopted),
+        old_texts,
+        old_index,
+        new_owned,
+    )
+
+
+def _file_in_the_way(out_dir: Path, path: str) -> str | None:
+    """The first parent folder of `path` that exists as a file (os.replace would fail there)."""
+    parts = path.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        candidate = out_dir.joinpath(*parts[:depth])
+        if not candidate.exists():
+            return None
+        if not candidate.is_dir():
+            return "/".join(parts[:depth])
+    return None
+
+
+def plan_render(
+    config_dir: Path, out_dir: Path, envs: Sequence[str] = (), services: Sequence[str] = ()
+) -> TreePlan:
+    """Render the chosen environments and services of a config repo and plan writing them into out_dir."""
+    manifests = render_all(config_dir, envs, services)
+    return plan_tree(out_dir, manifests, Scope(tuple(sorted(set(envs))), tuple(sorted(set(services)))))
+
+
+# ---- writing ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class WriteReport:
-    written: tuple[str, ...]
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
     unchanged: tuple[str, ...]
 
+    @property
+    def written(self) -> tuple[str, ...]:
+        return tuple(sorted((*self.added, *self.changed)))
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
-def write_tree(out_dir: Path, manifests: Sequence[Manifest]) -> WriteReport:
-    written, unchanged = [], []
-    for manifest in manifests:
-        target = out_dir / manifest.path
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """An exclusive flock on the output folder itself (no lock file to leave behind); the kernel drops it
+    when the process dies, so a killed render never blocks the next one."""
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
         try:
-            if target.read_text(encoding="utf-8") == manifest.text:
-                unchanged.append(manifest.path)
-                continue
-        except (FileNotFoundError, UnicodeDecodeError):
-            pass
-        write_atomic(target, manifest.text)
-        written.append(manifest.path)
-    return WriteReport(tuple(written), tuple(unchanged))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputBusy(
+                f"{out_dir}: another gitops-gen is writing this folder; run again when it is done"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _prune_empty_folders(folder: Path, out_dir: Path) -> None:
+    """Delete `folder` and its parents below out_dir while they are empty (after we deleted a file)."""
+    while folder != out_dir and out_dir in folder.parents:
+        try:
+            os.rmdir(folder)
+        except FileNotFoundError:
+            pass  # removed by an interrupted run already
+        except OSError:
+            return  # not empty: someone else's files live here
+        folder = folder.parent
+
+
+def _roll_forward(out_dir: Path, journal: _Journal) -> None:
+    """Finish a committed write. Idempotent: safe to run again after being interrupted at any point."""
+    staging = out_dir / STAGING_NAME
+    folders = {out_dir}
+    for blob, target in journal.replace:
+        source, destination = staging / blob, out_dir / target
+        if source.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, destination)
+        folders.add(destination.parent)
+    for path in journal.remove:
+        doomed = out_dir / path
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(doomed)
+        _prune_empty_folders(doomed.parent, out_dir)
+    for folder in sorted(folders):
+        if folder.is_dir():
+            _fsync_dir(folder)  # the renames are durable before the journal goes
+    os.unlink(out_dir / JOURNAL_NAME)
+    _fsync_dir(out_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _recover_locked(out_dir: Path) -> bool:
+    journal = _read_journal(out_dir)
+    if journal is not None:
+        _roll_forward(out_dir, journal)
+        return True
+    staging = out_dir / STAGING_NAME
+    if staging.exists():  # interrupted before the commit point: the old tree is intact
+        shutil.rmtree(staging)
+        return True
+    return False
+
+
+def recover(out_dir: Path) -> bool:
+    """Finish (journal present) or undo (staging only) a write that a crash or kill interrupted.
+
+    Every write calls it first; True when there was something to do."""
+    if not out_dir.is_dir():
+        return False
+    try:
+        with _locked(out_dir):
+            return _recover_locked(out_dir)
+    except OSError as exc:
+        raise WriteFailed(f"{out_dir}: cannot finish an interrupted render: {exc}") from None
+
+
+def _check_current(plan: TreePlan) -> None:
+    """The folder must still be what the plan saw: nobody edited it between planning and writing."""
+    view = _View(plan.out_dir)
+    expected: list[tuple[str, str | None]] = [(INDEX_NAME, plan.old_index)]
+    expected += [(path, None) for path in plan.added]
+    expected += [(path, plan.old_texts[path]) for path in (*plan.changed, *plan.removed)]
+    expected += [(path, plan.manifests[path].text) for path in plan.unchanged]
+    for path, text in expected:
+        try:
+            current = view.read(path)
+        except IsADirectoryError:
+            current = b"\0"  # a folder: never equal to a text
+        if (None if current is None else _decode(current)) != text:
+            raise OutputBusy(
+                f"{plan.out_dir / path}: changed while gitops-gen was rendering; nothing was "
+                "written, run again"
+            )
+
+
+def apply_plan(plan: TreePlan) -> WriteReport:
+    """Write a plan: all of it or (after a crash, once `recover` ran) none of it. Identical files are left
+    alone. Raises OutputBusy if the folder changed since it was planned or another render holds it."""
+    report = WriteReport(plan.added, plan.changed, plan.removed, plan.unchanged)
+    out_dir = plan.out_dir
+    work = plan.has_changes or plan.index_changed
+    if not work and not out_dir.is_dir():
+        return report
+    committed = False
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(out_dir):
+            _recover_locked(out_dir)
+            _check_current(plan)
+            if not work:
+                return report
+            staging = out_dir / STAGING_NAME
+            staging.mkdir()
+            replace = []
+            for number, path in enumerate((*plan.added, *plan.changed)):
+                _write_synced(staging / str(number), plan.manifests[path].text.encode("utf-8"))
+                replace.append((str(number), path))
+            if plan.index_changed:
+                blob = str(len(replace))
+                _write_synced(staging / blob, plan.new_index.encode("utf-8"))
+                replace.append((blob, INDEX_NAME))
+            journal = _Journal(tuple(replace), plan.removed)
+            _write_synced(staging / "journal", journal.to_text().encode("utf-8"))
+            _fsync_dir(staging)
+            os.replace(staging / "journal", out_dir / JOURNAL_NAME)  # the commit point
+            committed = True
+            _fsync_dir(out_dir)
+            _roll_forward(out_dir, journal)
+    except OSError as exc:
+        if committed:
+            raise WriteFailed(
+                f"{out_dir}: the write stopped half-way ({exc}); {JOURNAL_NAME} holds the rest: fix "
+                "the cause and run `gitops-gen render` again to finish it"
+            ) from None
+        with contextlib.suppress(OSError):
+            shutil.rmtree(out_dir / STAGING_NAME)
+        raise WriteFailed(f"{out_dir}: cannot write ({exc}); nothing was changed") from None
+    return report
