@@ -445,7 +445,11 @@ def _write_synced(path: Path, data: bytes) -> None:
 def _locked(out_dir: Path) -> Iterator[None]:
     """An exclusive flock on the output folder itself (no lock file to leave behind); the kernel drops it
     when the process dies, so a killed render never blocks the next one."""
-    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out_dir, os.O_RDONLY)
+    except OSError as exc:
+        raise WriteFailed(f"{out_dir}: cannot create or open the output folder: {exc.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -494,15 +498,20 @@ def _roll_forward(out_dir: Path, journal: _Journal) -> None:
 
 
 def _recover_locked(out_dir: Path) -> bool:
-    journal = _read_journal(out_dir)
-    if journal is not None:
-        _roll_forward(out_dir, journal)
-        return True
-    staging = out_dir / STAGING_NAME
-    if staging.exists():  # interrupted before the commit point: the old tree is intact
-        shutil.rmtree(staging)
-        return True
-    return False
+    try:
+        journal = _read_journal(out_dir)
+        if journal is not None:
+            _roll_forward(out_dir, journal)
+            return True
+        staging = out_dir / STAGING_NAME
+        if staging.exists():  # interrupted before the commit point: the old tree is intact
+            shutil.rmtree(staging)
+            return True
+        return False
+    except OSError as exc:
+        raise WriteFailed(
+            f"{out_dir}: cannot finish an interrupted render ({exc}); fix the cause and run again"
+        ) from None
 
 
 def recover(out_dir: Path) -> bool:
@@ -511,11 +520,8 @@ def recover(out_dir: Path) -> bool:
     Every write calls it first; True when there was something to do."""
     if not out_dir.is_dir():
         return False
-    try:
-        with _locked(out_dir):
-            return _recover_locked(out_dir)
-    except OSError as exc:
-        raise WriteFailed(f"{out_dir}: cannot finish an interrupted render: {exc}") from None
+    with _locked(out_dir):
+        return _recover_locked(out_dir)
 
 
 def _check_current(plan: TreePlan) -> None:
@@ -540,43 +546,42 @@ def _check_current(plan: TreePlan) -> None:
 def apply_plan(plan: TreePlan) -> WriteReport:
     """Write a plan: all of it or (after a crash, once `recover` ran) none of it. Identical files are left
     alone. Raises OutputBusy if the folder changed since it was planned or another render holds it."""
-    report = WriteReport(plan.added, plan.changed, plan.removed, plan.unchanged)
-    out_dir = plan.out_dir
     work = plan.has_changes or plan.index_changed
-    if not work and not out_dir.is_dir():
-        return report
-    committed = False
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(out_dir):
-            _recover_locked(out_dir)
+    if work or plan.out_dir.is_dir():
+        with _locked(plan.out_dir):
+            _recover_locked(plan.out_dir)
             _check_current(plan)
-            if not work:
-                return report
-            staging = out_dir / STAGING_NAME
-            staging.mkdir()
-            replace = []
-            for number, path in enumerate((*plan.added, *plan.changed)):
-                _write_synced(staging / str(number), plan.manifests[path].text.encode("utf-8"))
-                replace.append((str(number), path))
-            if plan.index_changed:
-                blob = str(len(replace))
-                _write_synced(staging / blob, plan.new_index.encode("utf-8"))
-                replace.append((blob, INDEX_NAME))
-            journal = _Journal(tuple(replace), plan.removed)
-            _write_synced(staging / "journal", journal.to_text().encode("utf-8"))
-            _fsync_dir(staging)
-            os.replace(staging / "journal", out_dir / JOURNAL_NAME)  # the commit point
-            committed = True
-            _fsync_dir(out_dir)
-            _roll_forward(out_dir, journal)
+            if work:
+                _write(plan)
+    return WriteReport(plan.added, plan.changed, plan.removed, plan.unchanged)
+
+
+def _write(plan: TreePlan) -> None:
+    """Steps 1-4 of the module docstring; the caller holds the lock."""
+    out_dir, staging = plan.out_dir, plan.out_dir / STAGING_NAME
+    try:
+        staging.mkdir()
+        replace = []
+        for number, path in enumerate((*plan.added, *plan.changed)):
+            _write_synced(staging / str(number), plan.manifests[path].text.encode("utf-8"))
+            replace.append((str(number), path))
+        if plan.index_changed:
+            blob = str(len(replace))
+            _write_synced(staging / blob, plan.new_index.encode("utf-8"))
+            replace.append((blob, INDEX_NAME))
+        journal = _Journal(tuple(replace), plan.removed)
+        _write_synced(staging / "journal", journal.to_text().encode("utf-8"))
+        _fsync_dir(staging)
+        os.replace(staging / "journal", out_dir / JOURNAL_NAME)  # the commit point
     except OSError as exc:
-        if committed:
-            raise WriteFailed(
-                f"{out_dir}: the write stopped half-way ({exc}); {JOURNAL_NAME} holds the rest: fix "
-                "the cause and run `gitops-gen render` again to finish it"
-            ) from None
         with contextlib.suppress(OSError):
-            shutil.rmtree(out_dir / STAGING_NAME)
+            shutil.rmtree(staging)
         raise WriteFailed(f"{out_dir}: cannot write ({exc}); nothing was changed") from None
-    return report
+    try:
+        _fsync_dir(out_dir)
+        _roll_forward(out_dir, journal)
+    except OSError as exc:
+        raise WriteFailed(
+            f"{out_dir}: the write stopped half-way ({exc}); {JOURNAL_NAME} holds the rest: fix "
+            "the cause and run `gitops-gen render` again to finish it"
+        ) from None
