@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 
 import click
 
+from .checks import CheckResult, check_paths, validator_for
 from .diff import format_text, to_json
 from .errors import Findings, GeneratorError
+from .report import FORMATS, format_findings, summary
 from .tree import apply_plan, plan_render
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -122,6 +124,38 @@ def diff(
     `render --check` to fail on drift)."""
     plan = plan_render(config_dir, out_dir or config_dir / "rendered", envs, services)
     click.echo(to_json(plan) if output == "json" else format_text(plan), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES)
+@config_option
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--validator",
+    type=click.Choice(["auto", "kubeconform", "builtin"]),
+    default="auto",
+    show_default=True,
+    help="Schema validator: kubeconform via subprocess, or the builtin one on the same schemas "
+    "(auto: kubeconform when it is on PATH).",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+@click.option(
+    "--output", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format."
+)
+@reports_errors
+def validate(config_dir: Path, paths: tuple[Path, ...], validator: str, strict: bool, output: str) -> None:
+    """Validate manifests, rendered or hand-written: schemas from the real CRDs, then the cross-object
+    rules (PATHS: files or folders; default: <config>/rendered)."""
+    targets = list(paths) or [config_dir / "rendered"]
+    result = check_paths(targets, validator_for(validator))
+    _report(result, output, strict)
+
+
+def _report(result: CheckResult, output: str, strict: bool) -> None:
+    text = format_findings(result.findings, output, result.checked)
+    click.echo(text, nl=False)
+    click.echo(summary(result.findings, result.checked), err=True)
+    if result.failed(strict):
+        sys.exit(Findings.exit_code)
 
 
 def main() -> None:

@@ -51,6 +51,7 @@ class Manifest:
     env: str
     service: str | None = None  # None for environment-level objects
     source: str = ""  # the spec or environment file it came from
+    gitops_path: str = ""  # the environment's folder in the GitOps repo: the file is at gitops_path/path
 
     @property
     def kind(self) -> str:
@@ -88,6 +89,7 @@ class Origin:
     env: str
     service: str | None
     source: str
+    gitops_path: str = ""
 
 
 def _render(
@@ -100,7 +102,8 @@ def _render(
         where = f"templates/{template}" + (f":{line}" if line else "")
         raise ToolError(f"{where}: template error: {exc}") from None
     obj = _parse_one(text, template, expected)
-    return Manifest(path, obj, dump_manifest(obj), origin.env, origin.service, origin.source)
+    text = dump_manifest(obj)
+    return Manifest(path, obj, text, origin.env, origin.service, origin.source, origin.gitops_path)
 
 
 def _parse_one(text: str, template: str, expected: tuple[str, str, str]) -> dict[str, Any]:
@@ -153,7 +156,7 @@ def service_dir(service: Service) -> str:
 
 def render_service(service: Service, env: Environment) -> list[Manifest]:
     folder = service_dir(service)
-    origin = Origin(env.name, service.name, service.source)
+    origin = Origin(env.name, service.name, service.source, env.path)
     context: dict[str, Any] = {
         "service": service,
         "canary": service.canary,
@@ -292,7 +295,7 @@ def _application(app: _AppSpec, env: Environment, service: str | None, source: s
         "application.yaml.j2",
         ("argoproj.io/v1alpha1", "Application", app.name),
         path,
-        Origin(env.name, service, source),
+        Origin(env.name, service, source, env.path),
         app=app,
     )
 
@@ -339,7 +342,7 @@ def render_tenancy(env: Environment, services: Sequence[Service]) -> list[Manife
 
     namespace = _tenancy_namespace(env, workspaces)
     folder = f"{env.name}/tsb"
-    origin = Origin(env.name, None, env.source)
+    origin = Origin(env.name, None, env.source, env.path)
     manifests = []
     for name, scope in sorted(tenants.items()):
         tenant = {
@@ -417,7 +420,7 @@ def _tenancy_namespace(env: Environment, workspaces: Mapping[str, _Scope]) -> st
 
 def render_gateway(gateway: Gateway, env: Environment) -> list[Manifest]:
     folder = f"{env.name}/gateways/{gateway.namespace}/{gateway.name}"
-    origin = Origin(env.name, None, env.source)
+    origin = Origin(env.name, None, env.source, env.path)
     return [
         _render(
             "gateway.yaml.j2",

@@ -226,7 +226,8 @@ def _check_operations(document: DocumentNode) -> list[QueryProblem]:
 
 def _check_variables(operation: OperationDefinitionNode) -> list[QueryProblem]:
     problems: list[QueryProblem] = []
-    declared = {v.variable.name.value: v for v in operation.variable_definitions}
+    # graphql-core 3.3 leaves variable_definitions None when the operation declares none.
+    declared = {v.variable.name.value: v for v in operation.variable_definitions or ()}
     duration = declared.pop(DURATION_VARIABLE, None)
     if duration is None:
         problems.append(
