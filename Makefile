@@ -33,3 +33,11 @@ golden: $(STAMP)
 
 clean:
 	rm -rf $(VENV) rendered build dist .pytest_cache .mypy_cache .ruff_cache
+
+## Regenerate schemas/kubernetes/ from the upstream CRDs in schemas/crds/
+schemas: $(STAMP)
+	$(BIN)/python scripts/crd2schema.py
+
+## Benchmarks (medians, with a baseline measured in the same run)
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_validate.py
