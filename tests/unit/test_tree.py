@@ -452,3 +452,43 @@ def test_a_crash_at_any_point_leaves_the_old_tree_or_the_new_one(
         assert after in (old, new), f"crash at operation {n} left a mix"
         outcomes.add("new" if after == new else "old")
     assert outcomes == {"old", "new"}
+
+
+def test_a_crash_during_recovery_is_recovered_too(
+    tmp_path: Path, crash_at: Callable[[int], list[int]]
+) -> None:
+    """Recovery is idempotent: crash the write at n, then the recovery at m, then recover again."""
+    old_manifests = [manifest(SVC.format(s, "x")) for s in "ab"]
+    new_manifests = [manifest(SVC.format(s, "x"), f"{s} v2\n") for s in "bc"]
+    reference = tmp_path / "reference"
+    write(reference, old_manifests)
+    old = snapshot(reference)
+    write(reference, new_manifests)
+    new = snapshot(reference)
+
+    counter = crash_at(0)
+    write(tmp_path / "count", old_manifests)
+    plan = plan_tree(tmp_path / "count", new_manifests)
+    crash_at(0)
+    apply_plan(plan)
+    operations = counter[0]
+
+    for n in range(1, operations + 1):
+        for m in range(1, operations + 1):
+            target = tmp_path / f"out-{n}-{m}"
+            crash_at(0)
+            write(target, old_manifests)
+            plan = plan_tree(target, new_manifests)
+            crash_at(n)
+            with pytest.raises(Crash):
+                apply_plan(plan)
+            crash_at(m)
+            try:
+                recover(target)
+            except Crash:
+                pass
+            else:
+                break  # recovery needs fewer than m operations: larger m change nothing
+            crash_at(0)
+            recover(target)
+            assert snapshot(target) in (old, new), f"crash at {n}, then in recovery at {m}"
