@@ -10,12 +10,12 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import rules
 from .errors import Finding
-from .render import Manifest
+from .render import Manifest, render_all
 from .tree import INDEX_NAME
 from .validate import LoadedObject, Validator, load_manifests, load_text, make_validator
 
@@ -54,8 +54,15 @@ def check_manifests(manifests: Sequence[Manifest], validator: Validator, display
     if findings:
         flagged = {f.location.path for f in findings}
         affected = [m for m in manifests if _display(display_root, m) in flagged]
-        located = _check_rendered(manifests, validator, display_root, positions=True, only=affected)
-        findings = located
+        findings = _check_rendered(manifests, validator, display_root, positions=True, only=affected)
+        # The file is not written yet: say which spec or environment file to change.
+        sources = {_display(display_root, m): m.source for m in manifests}
+        findings = [
+            replace(f, message=f"{f.message} [rendered from {sources[f.location.path]}]")
+            if sources.get(f.location.path)
+            else f
+            for f in findings
+        ]
     return CheckResult(_sorted(findings), len(manifests))
 
 
@@ -90,6 +97,24 @@ def _check_rendered(
     for items in by_env.values():
         findings.extend(rules.check(items, known.__contains__))
     return findings
+
+
+def check_render(
+    config_dir: Path,
+    manifests: Sequence[Manifest],
+    envs: Sequence[str],
+    services: Sequence[str],
+    validator: Validator,
+    display_root: str,
+) -> CheckResult:
+    """Validate a render. A `--service` render lacks the environment's other objects (Tenant, Groups,
+    ...) that the rules look up, so the whole environment is checked and only the findings on the
+    selected services' files are kept."""
+    if not services:
+        return check_manifests(manifests, validator, display_root)
+    whole = check_manifests(render_all(config_dir, envs), validator, display_root)
+    selected = {_display(display_root, m) for m in manifests}
+    return CheckResult(tuple(f for f in whole.findings if f.location.path in selected), len(manifests))
 
 
 # ---- files on disk ------------------------------------------------------------------------------------

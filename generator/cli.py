@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .checks import CheckResult, check_paths, validator_for
+from .checks import CheckResult, check_paths, check_render, validator_for
 from .diff import format_text, to_json
 from .errors import Findings, GeneratorError
 from .report import FORMATS, format_findings, summary
@@ -50,6 +50,16 @@ config_option = click.option(
 )
 
 
+validator_option = click.option(
+    "--validator",
+    type=click.Choice(["auto", "kubeconform", "builtin"]),
+    default="auto",
+    show_default=True,
+    help="Schema validator: kubeconform via subprocess, or the builtin one on the same schemas "
+    "(auto: kubeconform when it is on PATH).",
+)
+
+
 @click.group(epilog=EXIT_CODES)
 @click.version_option(package_name="gitops-gen")
 def cli() -> None:
@@ -74,16 +84,33 @@ def cli() -> None:
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if --out is not up to date."
 )
+@validator_option
+@click.option("--no-validate", is_flag=True, help="Skip the schema and cross-object checks.")
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1, nothing written).")
 @reports_errors
 def render(
-    config_dir: Path, envs: tuple[str, ...], services: tuple[str, ...], out_dir: Path | None, check: bool
+    config_dir: Path,
+    envs: tuple[str, ...],
+    services: tuple[str, ...],
+    out_dir: Path | None,
+    check: bool,
+    validator: str,
+    no_validate: bool,
+    strict: bool,
 ) -> None:
     """Render the manifests of every (or the given) environment and service into --out.
 
-    Files gitops-gen wrote earlier that no spec produces any more are deleted (only those of the given
-    environments and services); files it did not write are never touched."""
+    Everything is validated first (schemas and cross-object rules, as `validate` does): with an error,
+    nothing is written. Files gitops-gen wrote earlier that no spec produces any more are deleted (only
+    those of the given environments and services); files it did not write are never touched."""
     out = out_dir or config_dir / "rendered"
     plan = plan_render(config_dir, out, envs, services)
+    if not no_validate:
+        manifests = list(plan.manifests.values())
+        result = check_render(config_dir, manifests, envs, services, validator_for(validator), str(out))
+        click.echo(format_findings(result.findings, "text", result.checked), nl=False, err=True)
+        if result.failed(strict):
+            raise Findings(f"nothing written: {summary(result.findings, result.checked)}")
     if check:
         click.echo(plan.unified_diff(), nl=False)
         if plan.has_changes:
@@ -129,14 +156,7 @@ def diff(
 @cli.command(epilog=EXIT_CODES)
 @config_option
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--validator",
-    type=click.Choice(["auto", "kubeconform", "builtin"]),
-    default="auto",
-    show_default=True,
-    help="Schema validator: kubeconform via subprocess, or the builtin one on the same schemas "
-    "(auto: kubeconform when it is on PATH).",
-)
+@validator_option
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option(
     "--output", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format."

@@ -743,8 +743,10 @@ def _condition(
         return
     read = expr_check.result_paths(condition)
     if query_paths:
+        reported: set[str] = set()
         for result_path, column in read:
-            if result_path not in query_paths:
+            if result_path not in query_paths and result_path[:1] and result_path[0] not in reported:
+                reported.add(result_path[0])
                 alias = result_path[0] if result_path else ""
                 known = sorted({p[0] for p in query_paths})
                 what = (
