@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# The pre-commit test installs gitops-gen into pre-commit's own environment, offline, from these.
+	$(BIN)/pip download --quiet --dest $(VENV)/wheelhouse . hatchling
 	touch $(STAMP)
 
 ## Render the bundled example (services/ + environments/) into ./rendered
