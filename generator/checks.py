@@ -17,7 +17,8 @@ from . import rules
 from .errors import Finding
 from .render import Manifest, render_all
 from .tree import INDEX_NAME
-from .validate import LoadedObject, Validator, load_manifests, load_text, make_validator
+from .validate import LoadedObject, Validator, load_manifests, make_validator
+from .yamlio import compose
 
 
 @dataclass(frozen=True)
@@ -45,24 +46,31 @@ def _sorted(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def check_manifests(manifests: Sequence[Manifest], validator: Validator, display_root: str) -> CheckResult:
-    """Validate a render before it is written. Findings name `<display_root>/<path>`.
-
-    The fast path checks plain objects; only when something is found are the affected files parsed again
-    with positions (ruamel is ~10x slower than the C loader, and a clean render is the common case).
-    """
-    findings = _check_rendered(manifests, validator, display_root, positions=False)
-    if findings:
-        flagged = {f.location.path for f in findings}
-        affected = [m for m in manifests if _display(display_root, m) in flagged]
-        findings = _check_rendered(manifests, validator, display_root, positions=True, only=affected)
-        # The file is not written yet: say which spec or environment file to change.
-        sources = {_display(display_root, m): m.source for m in manifests}
-        findings = [
-            replace(f, message=f"{f.message} [rendered from {sources[f.location.path]}]")
-            if sources.get(f.location.path)
-            else f
-            for f in findings
-        ]
+    """Validate a render before it is written. Findings name `<display_root>/<path>` and the spec or
+    environment file the object was rendered from (the file itself is not written yet)."""
+    by_env: dict[str, list[rules.Item]] = defaultdict(list)
+    loaded_all: list[LoadedObject] = []
+    repo_files: set[str] = set()
+    sources: dict[str, str] = {}
+    for manifest in manifests:
+        display = _display(display_root, manifest)
+        # Positions come from PyYAML's C composer: ruamel would be ~10x slower for the same answer.
+        loaded = LoadedObject(display, 1, dict(manifest.obj), compose(manifest.text))
+        loaded_all.append(loaded)
+        sources[display] = manifest.source
+        repo_path = posixpath.join(manifest.gitops_path, manifest.path)
+        repo_files.add(repo_path)
+        by_env[manifest.env].append(rules.Item(loaded, repo_path))
+    findings = list(validator.validate_objects(loaded_all))
+    exists = _tree_of(repo_files).__contains__
+    for items in by_env.values():
+        findings.extend(rules.check(items, exists))
+    findings = [
+        replace(f, message=f"{f.message} [rendered from {sources[f.location.path]}]")
+        if sources.get(f.location.path)
+        else f
+        for f in findings
+    ]
     return CheckResult(_sorted(findings), len(manifests))
 
 
@@ -70,33 +78,13 @@ def _display(root: str, manifest: Manifest) -> str:
     return posixpath.join(root, manifest.path) if root else manifest.path
 
 
-def _check_rendered(
-    manifests: Sequence[Manifest],
-    validator: Validator,
-    root: str,
-    positions: bool,
-    only: Sequence[Manifest] = (),
-) -> list[Finding]:
-    relocate = {id(m) for m in only}
-    by_env: dict[str, list[rules.Item]] = defaultdict(list)
-    loaded_all: list[LoadedObject] = []
-    repo_files: set[str] = set()
-    for manifest in manifests:
-        display = _display(root, manifest)
-        if positions and id(manifest) in relocate:
-            loaded = load_text(manifest.text, display)[0]
-        else:
-            loaded = LoadedObject(display, 1, dict(manifest.obj))
-        loaded_all.append(loaded)
-        repo_path = posixpath.join(manifest.gitops_path, manifest.path)
-        repo_files.add(repo_path)
-        by_env[manifest.env].append(rules.Item(loaded, repo_path))
-    folders = {posixpath.dirname(p) for p in repo_files}
-    known = repo_files | {"/".join(f.split("/")[:i]) for f in folders for i in range(1, f.count("/") + 2)}
-    findings = list(validator.validate_objects(loaded_all))
-    for items in by_env.values():
-        findings.extend(rules.check(items, known.__contains__))
-    return findings
+def _tree_of(files: Iterable[str]) -> set[str]:
+    """Every file and every folder above one: what an Application's source.path may name."""
+    tree = set(files)
+    for file in files:
+        parts = file.split("/")
+        tree.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+    return tree
 
 
 def check_render(

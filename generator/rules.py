@@ -15,9 +15,11 @@ object and the field. The rules look at one *set* of objects at a time: what is 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -634,10 +636,10 @@ def _template_metrics(template: Item) -> Iterator[Finding]:
         if not isinstance(skywalking, Mapping):
             continue
         query = skywalking.get("query")
-        problems = skywalking_query.check_query(query) if isinstance(query, str) else []
+        problems = _query_problems(query) if isinstance(query, str) else []
         yield from _skywalking(template, (*path, "provider", "skywalking"), skywalking, declared, problems)
         # An invalid query's result shape is unknown: GG304 says so, GG305 would only repeat it.
-        paths = skywalking_query.result_paths(query) if isinstance(query, str) and not problems else set()
+        paths = _query_paths(query) if isinstance(query, str) and not problems else set()
         for key in ("successCondition", "failureCondition"):
             condition = metric.get(key)
             if isinstance(condition, str):
@@ -734,14 +736,18 @@ def _skywalking(
 
 
 def _condition(
-    template: Item, path: PathTuple, condition: str, query_paths: set[tuple[str, ...]], is_success: bool
+    template: Item,
+    path: PathTuple,
+    condition: str,
+    query_paths: AbstractSet[tuple[str, ...]],
+    is_success: bool,
 ) -> Iterator[Finding]:
-    problems = expr_check.check_condition(condition)
+    problems = _condition_problems(condition)
     for problem in problems:
         yield _finding("GG306", template, path, f"{problem.message} (column {problem.column})")
     if problems:
         return
-    read = expr_check.result_paths(condition)
+    read = _condition_paths(condition)
     if query_paths:
         reported: set[str] = set()
         for result_path, column in read:
@@ -781,6 +787,28 @@ def _condition(
             "all() over no points is true: with no traffic in the window "
             "the canary passes; require a minimum number of points with len(...)",
         )
+
+
+# Hundreds of services share a handful of query and condition texts (arguments are filled in by Argo
+# Rollouts, not here): parse and validate each text once.
+@functools.lru_cache(maxsize=512)
+def _query_problems(query: str) -> tuple[skywalking_query.QueryProblem, ...]:
+    return tuple(skywalking_query.check_query(query))
+
+
+@functools.lru_cache(maxsize=512)
+def _query_paths(query: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(skywalking_query.result_paths(query))
+
+
+@functools.lru_cache(maxsize=512)
+def _condition_problems(condition: str) -> tuple[expr_check.ExprProblem, ...]:
+    return tuple(expr_check.check_condition(condition))
+
+
+@functools.lru_cache(maxsize=512)
+def _condition_paths(condition: str) -> tuple[tuple[tuple[str, ...], int], ...]:
+    return tuple(expr_check.result_paths(condition))
 
 
 # ---- GG4xx: steps -------------------------------------------------------------------------------------

@@ -76,6 +76,8 @@ def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int
 
     Returns None when even the first step of the path is not in `node`.
     """
+    if isinstance(node, yaml.Node):
+        return _node_position(node, path, at_key)
     found: tuple[int, int] | None = None
     current = node
     for index, part in enumerate(path):
@@ -91,6 +93,35 @@ def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int
         else:
             break
     return found
+
+
+def _node_position(node: yaml.Node, path: PathTuple, at_key: bool) -> tuple[int, int] | None:
+    """`position` over PyYAML's composed nodes (C-fast, used for rendered output)."""
+    found: tuple[int, int] | None = None
+    current: yaml.Node | None = node
+    for index, part in enumerate(path):
+        last = index == len(path) - 1
+        step: tuple[yaml.Node, yaml.Node] | None = None
+        if isinstance(current, yaml.MappingNode) and isinstance(part, str):
+            step = next(((k, v) for k, v in current.value if getattr(k, "value", None) == part), None)
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(current.value)
+        ):
+            item = current.value[part]
+            step = (item, item)
+        if step is None:
+            break
+        mark = (step[0] if (at_key or not last) else step[1]).start_mark
+        found = (mark.line + 1, mark.column + 1)
+        current = step[1]
+    return found
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The node tree of one rendered document, with positions, from the C parser."""
+    return yaml.compose(text, Loader=_Loader)
 
 
 def has_path(node: Any, path: PathTuple) -> bool:

@@ -111,8 +111,9 @@ def start(trees: dict[str, Path], out: Path, log: Path, **env: str) -> subproces
     shutil.copytree(trees["old"], out)
     driver = trees["base"] / "driver.py"
     driver.write_text(DRIVER)
+    # --no-validate: this test is about the write; validation only makes each run slower.
     return subprocess.Popen(
-        [sys.executable, str(driver), "render", "--config", str(trees["config"]), "--out", str(out)],
+        [sys.executable, str(driver), "render", "--no-validate", "--config", str(trees["config"]), "--out", str(out)],
         env={**os.environ, "OP_LOG": str(log), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -128,7 +129,7 @@ def test_a_killed_render_leaves_the_old_tree_or_the_new_one(trees: dict[str, Pat
     # one complete run: how many file operations a write takes, and which one commits the journal
     log = base / "full.log"
     process = start(trees, base / "full", log)
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr.decode()
     assert snapshot(base / "full") == new
     operations = log.read_text().splitlines()
@@ -162,7 +163,7 @@ def test_a_killed_render_leaves_the_old_tree_or_the_new_one(trees: dict[str, Pat
     for point in kill_points:
         out = base / f"at-{point}"
         process = start(trees, out, base / f"at-{point}.log", KILL_AT_OP=str(point))
-        _, stderr = process.communicate(timeout=60)
+        _, stderr = process.communicate(timeout=300)
         assert process.returncode == -signal.SIGKILL, (point, stderr.decode())
         check(out, f"kill before operation {point}/{total}")
         shutil.rmtree(out)
@@ -174,20 +175,23 @@ def test_a_killed_render_leaves_the_old_tree_or_the_new_one(trees: dict[str, Pat
         out = base / f"timed-{attempt}"
         log = base / f"timed-{attempt}.log"
         process = start(trees, out, log, PAUSE_PER_OP="0.002")
-        deadline = time.monotonic() + 60
-        while not (log.exists() and log.stat().st_size) and process.poll() is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0, total * 0.002))
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=60)
+        try:
+            # a loaded machine can take long to render: wait for the first file operation, not a clock
+            deadline = time.monotonic() + 300
+            while not (log.exists() and log.stat().st_size) and process.poll() is None:
+                assert time.monotonic() < deadline, "the render never started writing"
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0, total * 0.002))
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=300)
         check(out, f"kill {attempt} after {len(log.read_text().splitlines())} operations")
         shutil.rmtree(out)
 
     # the next render finishes or redoes the work by itself
     out = base / "again"
     process = start(trees, out, base / "again.log", KILL_AT_OP=str(commit + (total - commit) // 2))
-    process.communicate(timeout=60)
+    process.communicate(timeout=300)
     assert (out / JOURNAL_NAME).exists()
     result = subprocess.run(
         [
@@ -201,7 +205,7 @@ def test_a_killed_render_leaves_the_old_tree_or_the_new_one(trees: dict[str, Pat
             str(out),
         ],
         capture_output=True,
-        timeout=60,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr.decode()
     assert snapshot(out) == new
