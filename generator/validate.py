@@ -46,7 +46,7 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from .errors import Finding, InputError, Location, Problem, ToolError
 from .resources import data_dir
-from .yamlio import PathTuple, format_field, position
+from .yamlio import PathTuple, format_field, position, syntax_problem
 
 # Kubernetes' own API groups ("" is core `v1`). No schema is shipped for them: objects of these groups are
 # skipped by both validators (unless a schema file for the kind exists), never reported as missing.
@@ -193,13 +193,7 @@ def load_text(text: str, path: str) -> list[LoadedObject]:
     try:
         documents = list(_reader().load_all(text))
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        hint = "a key may appear only once in a mapping" if "duplicate key" in what else ""
-        raise InputError(
-            [Problem(Location(path, line, column), f"YAML syntax error: {what}", hint)]
-        ) from None
+        raise InputError([syntax_problem(exc, path)]) from None
     objects: list[LoadedObject] = []
     problems: list[Problem] = []
     for document in documents:

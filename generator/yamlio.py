@@ -51,19 +51,20 @@ def load_file(path: Path, display: str | None = None) -> Any:
     return load_text(text, shown)
 
 
+def syntax_problem(exc: MarkedYAMLError, display: str) -> Problem:
+    """A ruamel parse error as one located problem."""
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+    hint = "a key may appear only once in a mapping" if "duplicate key" in what else ""
+    return Problem(Location(display, line, column), f"YAML syntax error: {what}", hint)
+
+
 def load_text(text: str, display: str) -> Any:
     try:
         documents = list(_new_reader().load_all(text))
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        hint = "a key may appear only once in a mapping" if "duplicate key" in what else ""
-        raise InputError(
-            [Problem(Location(display, line, column), f"YAML syntax error: {what}", hint)]
-        ) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - ruamel raises its own errors; kept for safety
-        raise InputError([Problem(Location(display), f"YAML syntax error: {exc}")]) from None
+        raise InputError([syntax_problem(exc, display)]) from None
     documents = [d for d in documents if d is not None]
     if len(documents) > 1:
         raise InputError([Problem(Location(display, 1, 1), "expected one YAML document, found several")])
