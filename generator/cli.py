@@ -178,5 +178,132 @@ def _report(result: CheckResult, output: str, strict: bool) -> None:
         sys.exit(Findings.exit_code)
 
 
+@cli.command(epilog=EXIT_CODES)
+@config_option
+@click.option("--env", "envs", multiple=True, metavar="ENV", help="Only this environment (repeatable).")
+@click.option("--service", "services", multiple=True, metavar="NAME", help="Only this service (repeatable).")
+@click.option(
+    "--repo",
+    metavar="URL|PATH",
+    help="GitOps repository: a local working clone (used in place) or a URL (cloned to a temporary "
+    "folder).  [default: the environments' gitops.repoURL]",
+)
+@click.option("--branch", metavar="BRANCH", help="Branch to commit to.  [default: gitops.branch]")
+@click.option("--path", metavar="PATH", help="Folder of the repository for the tree.  [default: gitops.path]")
+@click.option(
+    "--push", is_flag=True, help="Push the commit; a rejected push is fetched and redone, never forced."
+)
+@click.option(
+    "--pr-branch",
+    is_flag=True,
+    help="Commit to gitops-gen/<config commit> (from the target branch's tip) instead, for a pull request.",
+)
+@click.option(
+    "--pr-body",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write the pull-request description (markdown) to FILE, '-' for stdout; only when something "
+    "changed.",
+)
+@click.option("--author", metavar="'NAME <EMAIL>'", help="Commit author.  [default: git's identity]")
+@click.option(
+    "--committer", metavar="'NAME <EMAIL>'", help="Committer.  [default: git's identity, else --author]"
+)
+@click.option(
+    "--message-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Commit message to use instead of the generated subject (the change list and source follow).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 100),
+    default=5,
+    show_default=True,
+    help="Retries after a rejected push.",
+)
+@click.option(
+    "--retry-delay",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="Seconds before the first retry; the n-th waits n times as long.",
+)
+@validator_option
+@click.option("--no-validate", is_flag=True, help="Skip the schema and cross-object checks.")
+@click.option("--strict", is_flag=True, help="Validation warnings stop the publish too (exit 1).")
+@reports_errors
+def publish(
+    config_dir: Path,
+    envs: tuple[str, ...],
+    services: tuple[str, ...],
+    repo: str | None,
+    branch: str | None,
+    path: str | None,
+    push: bool,
+    pr_branch: bool,
+    pr_body: Path | None,
+    author: str | None,
+    committer: str | None,
+    message_file: Path | None,
+    retries: int,
+    retry_delay: float,
+    validator: str,
+    no_validate: bool,
+    strict: bool,
+) -> None:
+    """Render, validate and commit the tree into the GitOps repository (only when it changed).
+
+    Prints `changed=`, `commit=`, `branch=`, `base=`, `pushed=` and `title=` lines on stdout (on stderr
+    when the description goes to stdout), ready for $GITHUB_OUTPUT."""
+    # GitPython is imported only when publishing: the other commands stay fast to start.
+    from .gitops import parse_identity
+    from .publish import PublishOptions
+    from .publish import publish as publish_render
+
+    options = PublishOptions(
+        config_dir=config_dir,
+        envs=envs,
+        services=services,
+        repo=repo,
+        branch=branch,
+        path=path,
+        push=push,
+        pr_branch=pr_branch,
+        author=parse_identity(author, "--author") if author is not None else None,
+        committer=parse_identity(committer, "--committer") if committer is not None else None,
+        message=message_file.read_text(encoding="utf-8") if message_file is not None else None,
+        validator=None if no_validate else validator,
+        strict=strict,
+        retries=retries,
+        retry_delay=retry_delay,
+    )
+    result = publish_render(options)
+    for note in result.notes:
+        click.echo(f"gitops-gen: {note}", err=True)
+    where = f"{result.repo} '{result.branch}' ({result.path}/)"
+    if result.changed:
+        done = "pushed" if result.pushed else "not pushed (no --push)"
+        click.echo(f"committed {(result.commit or '')[:12]} to {where}, {done}: {result.title}", err=True)
+    elif result.pushed:
+        click.echo(f"no changes to commit; pushed earlier commits of {where}", err=True)
+    else:
+        click.echo(f"no changes: {where} already holds this render", err=True)
+    to_stdout = pr_body is not None and str(pr_body) == "-"
+    if result.body is not None and pr_body is not None:
+        if to_stdout:
+            click.echo(result.body, nl=False)
+        else:
+            pr_body.write_text(result.body, encoding="utf-8")
+    for key, value in (
+        ("changed", str(result.changed).lower()),
+        ("commit", result.commit or ""),
+        ("branch", result.branch),
+        ("base", result.target_branch),
+        ("pushed", str(result.pushed).lower()),
+        ("title", result.title),
+    ):
+        click.echo(f"{key}={value}", err=to_stdout)
+
+
 def main() -> None:
     cli(prog_name="gitops-gen")

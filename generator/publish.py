@@ -1,0 +1,526 @@
+"""Publish a render into the GitOps repository: one commit on the branch (or a pull-request branch), pushed
+when asked, retried when someone else pushed first.
+
+The steps, each of which can stop the run before the repository is touched:
+  1. render every selected environment and service, and validate the result (errors: Findings, exit 1);
+  2. resolve the target: `--repo`, `--branch`, `--path`, else the environments' `gitops.repoURL`, `branch`
+     and `path`, which must agree (exit 2 otherwise);
+  3. open the repository: a local working clone is used in place; a URL (or a bare repository) is cloned
+     into a temporary folder, deleted at the end;
+  4. in a local clone, refuse (exit 2) when a file gitops-gen owns (listed in the ownership index, or the
+     index itself) has uncommitted changes; other dirty files are left alone and never committed;
+  5. write the tree (tree.plan_tree + apply_plan), `git add` exactly the owned, written and deleted files,
+     and commit only those (`git commit --only`), only when they changed: never an empty commit;
+  6. with `push`, push without force; a rejected push fetches the branch, moves the local branch onto the
+     new tip (our commit is regenerable; a local clone's own unpushed commits are never dropped), writes
+     the tree again there and retries, at most `retries` times (then ToolError, exit 3).
+
+Pull-request mode (`pr_branch`) commits to `gitops-gen/<config commit>` instead, started from the target
+branch's tip (or from that branch's own tip when an earlier run created it), and describes the change
+against the target branch (`pr_body`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import posixpath
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+
+from . import gitops
+from .canary_plan import PlanChange, diff_plans
+from .checks import check_render, validator_for
+from .diff import GroupChanges, summarize
+from .errors import Findings, GeneratorError, Location, Problem, ToolError
+from .gitops import Git, Identity, Source
+from .model import resolve_environment
+from .pr_body import BodyInput, render_body
+from .render import Manifest, render_all
+from .report import format_findings, summary
+from .spec import ENVIRONMENTS_DIR, environment_names, load_environment, select
+from .tree import INDEX_NAME, Scope, TreeError, TreePlan, apply_plan, path_owner, plan_tree
+from .yamlio import parse_documents
+
+PR_PREFIX = "gitops-gen/"
+_SUBJECT_WIDTH = 72
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^(?:[^@/:\s]+@)?[^@/:\s]+:(?!//)")
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    config_dir: Path
+    envs: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    repo: str | None = None  # a local working clone or a URL; default: the environments' gitops.repoURL
+    branch: str | None = None  # default: gitops.branch
+    path: str | None = None  # default: gitops.path
+    push: bool = False
+    pr_branch: bool = False
+    author: Identity | None = None
+    committer: Identity | None = None
+    message: str | None = None  # replaces the first lines of the commit message
+    validator: str | None = "auto"  # auto | kubeconform | builtin; None: no validation
+    strict: bool = False  # validation warnings stop the publish too
+    retries: int = 5  # retries after a rejected push
+    retry_delay: float = 1.0  # seconds; the n-th retry waits n times this
+    timeout: float = gitops.DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Target:
+    repo: str
+    branch: str
+    path: str
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    repo: str  # credentials redacted
+    target_branch: str
+    branch: str  # the branch committed to: the target branch, or the pull-request branch
+    path: str
+    changed: bool  # a commit was made
+    commit: str | None
+    pushed: bool
+    attempts: int
+    title: str
+    groups: tuple[GroupChanges, ...]
+    validation: str
+    body: str | None  # the pull-request description, when something changed
+    notes: tuple[str, ...] = ()
+
+
+# ---- before the repository ----------------------------------------------------------------------------
+
+
+def _clean_path(path: str) -> str:
+    normal = posixpath.normpath(path.strip())
+    if path.startswith("/") or normal == ".." or normal.startswith("../") or normal.split("/")[0] == ".git":
+        raise GeneratorError(f"--path {path!r}: expected a folder inside the repository, such as 'rendered'")
+    return normal
+
+
+def resolve_target(
+    config_dir: Path, envs: Sequence[str], repo: str | None, branch: str | None, path: str | None
+) -> Target:
+    """The flags, else the selected environments' gitops settings, which must then agree."""
+    names = select(
+        environment_names(config_dir), envs, "environment", lambda n: f"{ENVIRONMENTS_DIR}/{n}.yaml"
+    )
+    settings = [resolve_environment(name, load_environment(config_dir, name)) for name in names]
+    values = {}
+    problems = []
+    for option, given, attribute, key in (
+        ("--repo", repo, "repo_url", "repoURL"),
+        ("--branch", branch, "branch", "branch"),
+        ("--path", path, "path", "path"),
+    ):
+        if given is not None:
+            values[attribute] = given
+            continue
+        found = {getattr(env, attribute) for env in settings}
+        if len(found) == 1:
+            values[attribute] = found.pop()
+            continue
+        which = ", ".join(f"{env.name}: {gitops.redact(getattr(env, attribute))}" for env in settings)
+        problems.append(
+            Problem(
+                Location(ENVIRONMENTS_DIR + "/", field=f"gitops.{key}"),
+                f"the environments publish to different places ({which})",
+                f"pass {option}, or publish them one at a time with --env",
+            )
+        )
+    if problems:
+        raise GeneratorError(problems)
+    return Target(values["repo_url"], values["branch"], _clean_path(values["path"]))
+
+
+def validate(options: PublishOptions, manifests: Sequence[Manifest], path: str) -> str:
+    """One line saying what was checked (as `render` checks: schemas and cross-object rules); errors, and
+    warnings under `strict`, stop the publish before the repository is touched (Findings, exit 1)."""
+    if options.validator is None:
+        return "not run (--no-validate)"
+    checker = validator_for(options.validator)
+    result = check_render(options.config_dir, manifests, options.envs, options.services, checker, path)
+    if result.failed(options.strict):
+        text = format_findings(result.findings, "text", result.checked).rstrip("\n")
+        raise Findings(f"nothing published: {summary(result.findings, result.checked)}\n{text}")
+    line = f"passed: {result.checked} objects, schemas ({checker.name}) and cross-object rules"
+    if result.warnings:
+        line += f", {result.warnings} warning(s):\n" + "\n".join(f"- {f}" for f in result.findings)
+    return line
+
+
+def pr_branch_name(source: Source | None, envs: Sequence[str] = (), services: Sequence[str] = ()) -> str:
+    """`gitops-gen/<12 hex of the config commit>`, `-dirty` for uncommitted changes, then the selected
+    environments and services: the same inputs always name the same branch."""
+    if source is None:
+        raise GeneratorError(
+            "--pr-branch names the branch after the config repository's commit, but the config folder "
+            "is not in a git repository with a commit"
+        )
+    name = PR_PREFIX + source.short + ("-dirty" if source.dirty else "")
+    for selected in (sorted(set(envs)), sorted(set(services))):
+        if selected:
+            name += "-" + "-".join(re.sub(r"[^A-Za-z0-9._]+", "_", item) for item in selected)
+    return name
+
+
+# ---- the repository -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Work:
+    """The repository being published into."""
+
+    git: Git
+    root: Path
+    remote: str | None
+    temporary: bool  # a clone of our own: nothing in it belongs to anyone
+    display: str  # for messages, credentials redacted
+
+
+@contextlib.contextmanager
+def _open(spec: str, scratch: Path, timeout: float) -> Iterator[Work]:
+    secrets = gitops.secrets_of(spec)
+    display = gitops.redact(spec, secrets)
+    folder = Path(spec).expanduser()
+    if folder.is_dir() and not gitops.is_bare(folder):
+        if not gitops.is_work_tree(folder):
+            raise GeneratorError(f"--repo {display}: not the top folder of a git working clone")
+        g = Git.at(folder.resolve(), secrets, timeout)
+        branch = gitops.current_branch(g)
+        yield Work(g, folder.resolve(), gitops.remote_of(g, branch) if branch else None, False, display)
+        return
+    if not folder.is_dir() and not _URL.match(spec):
+        raise GeneratorError(f"--repo {display}: no such folder, and not a URL")
+    url = str(folder.resolve()) if folder.is_dir() else spec
+    g = gitops.clone(url, scratch / "repo", secrets, timeout)
+    yield Work(g, scratch / "repo", "origin", True, display)
+
+
+def _owned(out_dir: Path) -> set[str]:
+    """The files the ownership index lists (empty when there is none; tree.py reports a broken one)."""
+    try:
+        owned = json.loads((out_dir / INDEX_NAME).read_text(encoding="utf-8")).get("owned", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {p for p in owned if isinstance(p, str)} if isinstance(owned, list) else set()
+
+
+def _repo_path(path: str, relative: str) -> str:
+    return posixpath.normpath(posixpath.join(path, relative))
+
+
+def refuse_dirty_owned(work: Work, path: str) -> None:
+    """Uncommitted changes to a file gitops-gen owns would be overwritten and committed: refuse."""
+    owned = {_repo_path(path, p) for p in _owned(work.root / path)} | {_repo_path(path, INDEX_NAME)}
+    dirty = [entry for entry in gitops.status(work.git, path) if entry.path in owned]
+    if dirty:
+        raise GeneratorError(
+            [
+                Problem(
+                    Location(str(work.root / entry.path)),
+                    f"has uncommitted changes (git status '{entry.code}'), and gitops-gen owns this file",
+                    "commit, stash or discard them, then publish again; nothing was written",
+                )
+                for entry in dirty
+            ]
+        )
+
+
+def _stage_list(work: Work, path: str, plan: TreePlan) -> list[str]:
+    """Exactly the files this publish owns, wrote or deleted, as repository paths git knows or can add."""
+    wanted = {_repo_path(path, p) for p in (*plan.owned, *plan.removed, INDEX_NAME)}
+    known = gitops.tracked(work.git, path)
+    return sorted(p for p in wanted if p in known or (work.root / p).is_file())
+
+
+def _ahead(work: Work, branch: str) -> bool:
+    """A local clone's branch holds commits its remote lacks (an earlier publish without --push)."""
+    if work.remote is None:
+        return False
+    head = gitops.rev(work.git, "HEAD")
+    tracking = gitops.rev(work.git, f"refs/remotes/{work.remote}/{branch}")
+    return (
+        head is not None
+        and head != tracking
+        and (tracking is None or gitops.is_ancestor(work.git, tracking, head))
+    )
+
+
+# ---- messages and descriptions ------------------------------------------------------------------------
+
+
+def subject(groups: Sequence[GroupChanges]) -> str:
+    labels = [group.label for group in groups]
+    if not labels:
+        return "gitops-gen: update the ownership index"
+    text = "gitops-gen: " + labels[0]
+    for index, label in enumerate(labels[1:], start=1):
+        rest = len(labels) - index
+        more = f" and {rest - 1} more" if rest > 1 else ""
+        if len(text) + len(", ") + len(label) + len(more) > _SUBJECT_WIDTH:
+            return f"{text} and {rest} more"
+        text += f", {label}"
+    return text
+
+
+def commit_message(groups: Sequence[GroupChanges], source: Source | None, extra: str | None) -> str:
+    if source is None:
+        origin = "Rendered from a config folder that is not in a git repository."
+    else:
+        origin = f"Rendered from config commit {source.sha}" + (
+            " with uncommitted changes." if source.dirty else "."
+        )
+    lines = [extra.strip() if extra and extra.strip() else subject(groups), "", origin, ""]
+    for group in groups:
+        lines.append(f"- {group.label}: {group.counts()}")
+    if not groups:
+        lines.append("- the ownership index only")
+    if source is not None:
+        lines += ["", f"Gitops-Gen-Source: {source.label}"]
+    return "\n".join(lines) + "\n"
+
+
+def _objects(plan: TreePlan, env: str) -> tuple[list[Any], list[Any]]:
+    """The objects of one environment before and after the plan (Rollouts and templates are all that
+    canary_plan looks at, so unparseable old files are skipped)."""
+    new = [m.obj for m in plan.manifests.values() if m.env == env]
+    unchanged = set(plan.unchanged)
+    old = [m.obj for p, m in plan.manifests.items() if m.env == env and p in unchanged]
+    for path in (*plan.changed, *plan.removed):
+        if path_owner(path)[0] != env:
+            continue
+        try:
+            old.extend(d for d in parse_documents(plan.old_text(path) or "") if isinstance(d, dict))
+        except Exception:  # a hand-edited file may be anything; describing it must not fail the publish
+            continue
+    return old, new
+
+
+def file_diff(plan: TreePlan, path: str, folder: str) -> str:
+    """A unified diff of one file with its path in the repository (`a/rendered/demo/...`), as the pull
+    request shows it."""
+    old, new = plan.old_text(path), plan.new_text(path)
+    if old == new:
+        return ""
+    name = _repo_path(folder, path)
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        (new or "").splitlines(keepends=True),
+        "/dev/null" if old is None else f"a/{name}",
+        "/dev/null" if new is None else f"b/{name}",
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+
+
+def canary_changes(plan: TreePlan) -> list[tuple[str, PlanChange]]:
+    envs = sorted({path_owner(path)[0] for path in plan.touched})
+    changes = []
+    for env in envs:
+        old, new = _objects(plan, env)
+        changes += [(env, change) for change in diff_plans(old, new)]
+    return changes
+
+
+def _plan_against(
+    work: Work, commit: str, path: str, manifests: Sequence[Manifest], scope: Scope, scratch: Path
+) -> TreePlan:
+    """Plan the render against the tree of another commit (the target branch), written to a scratch folder
+    from git's objects: the pull request's diff when the branch did not start there."""
+    folder = scratch / "base"
+    repo = git.Repo(str(work.root))
+    try:
+        try:
+            tree = repo.commit(commit).tree / path if path != "." else repo.commit(commit).tree
+        except KeyError:
+            tree = None
+        folder.mkdir()
+        if tree is not None:
+            for item in tree.traverse():
+                if isinstance(item, git.Blob):
+                    target = folder / posixpath.relpath(item.path, path if path != "." else "")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(item.data_stream.read())
+    finally:
+        repo.close()
+    return plan_tree(folder, manifests, scope)
+
+
+# ---- publishing ---------------------------------------------------------------------------------------
+
+
+def publish(options: PublishOptions) -> PublishResult:
+    """Render, validate and publish (see the module docstring). Raises GeneratorError (exit 2) for bad
+    input or a repository it must not write to, Findings (1) for an invalid render, ToolError (3) when
+    git fails or the push keeps being rejected."""
+    manifests = render_all(options.config_dir, options.envs, options.services)
+    target = resolve_target(options.config_dir, options.envs, options.repo, options.branch, options.path)
+    validation = validate(options, manifests, target.path)
+    with gitops.git_environment():
+        source = gitops.source_commit(options.config_dir)
+        pr = pr_branch_name(source, options.envs, options.services) if options.pr_branch else None
+        with tempfile.TemporaryDirectory(prefix="gitops-gen-publish-") as tmp:
+            scratch = Path(tmp)
+            with _open(target.repo, scratch, options.timeout) as work:
+                return _publish(work, options, target, manifests, source, pr, validation, scratch)
+
+
+def _start(work: Work, target: Target, pr: str | None) -> tuple[str, str | None]:
+    """Check out the branch to commit on; returns it and the commit the pull request is measured from
+    (None outside pull-request mode)."""
+    g, remote = work.git, work.remote
+    if pr is None:
+        branch = target.branch
+        if work.temporary:
+            tip = gitops.rev(g, f"refs/remotes/{remote}/{branch}")
+            if tip is not None:
+                g.run("checkout", "--quiet", "--no-track", "-B", branch, tip)
+            elif g.out("for-each-ref", "--count=1", "refs/remotes").strip():
+                raise GeneratorError(
+                    f"{work.display}: no branch '{branch}' (check --branch or gitops.branch)"
+                )
+            else:  # an empty repository: the first commit starts the branch
+                g.run("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+            return branch, None
+        current = gitops.current_branch(g)
+        if current != branch:
+            raise GeneratorError(
+                f"{work.display}: the clone is on {f'branch {current!r}' if current else 'a detached HEAD'}, "
+                f"not on '{branch}' (check out '{branch}' first, or pass --branch {current or '<branch>'})"
+            )
+        refuse_dirty_owned(work, target.path)
+        return branch, None
+    if remote is not None and not work.temporary:
+        base = gitops.fetch_branch(g, remote, target.branch)
+        start = gitops.fetch_branch(g, remote, pr) or base
+    elif remote is not None:
+        base = gitops.rev(g, f"refs/remotes/{remote}/{target.branch}")
+        start = gitops.rev(g, f"refs/remotes/{remote}/{pr}") or base
+    else:
+        base = gitops.rev(g, f"refs/heads/{target.branch}")
+        start = gitops.rev(g, f"refs/heads/{pr}") or base
+    if base is None or start is None:
+        raise GeneratorError(
+            f"{work.display}: no branch '{target.branch}' for the pull request to merge into "
+            "(check --branch or gitops.branch)"
+        )
+    if not work.temporary:
+        refuse_dirty_owned(work, target.path)
+    g.run("checkout", "--quiet", "--no-track", "-B", pr, start)
+    return pr, base
+
+
+def _publish(
+    work: Work,
+    options: PublishOptions,
+    target: Target,
+    manifests: Sequence[Manifest],
+    source: Source | None,
+    pr: str | None,
+    validation: str,
+    scratch: Path,
+) -> PublishResult:
+    g = work.git
+    if options.push and work.remote is None:
+        raise GeneratorError(f"--push: {work.display} has no remote to push to")
+    identity = gitops.identity_env(g, options.author, options.committer)
+    branch, pr_base = _start(work, target, pr)
+    original = gitops.rev(g, "HEAD")
+    scope = Scope(tuple(sorted(set(options.envs))), tuple(sorted(set(options.services))))
+    out_dir = work.root / target.path
+    attempts, pushed, notes = 0, False, []
+    while True:
+        attempts += 1
+        start = gitops.rev(g, "HEAD")
+        plan = plan_tree(out_dir, manifests, scope)
+        apply_plan(plan)
+        paths = _stage_list(work, target.path, plan)
+        gitops.stage(g, paths, scratch)
+        changed = sorted(gitops.staged(g, target.path) & set(paths))
+        groups = summarize(plan)
+        commit = None
+        if changed:
+            message = commit_message(groups, source, options.message)
+            commit = gitops.commit(g, message, changed, scratch, identity)
+        if not options.push:
+            break
+        if commit is None and (work.temporary or pr is not None or not _ahead(work, branch)):
+            break
+        assert work.remote is not None
+        outcome = gitops.push(g, work.remote, branch)
+        if outcome.pushed:
+            pushed = True
+            break
+        if attempts > options.retries:
+            raise ToolError(
+                f"{work.display}: the push to '{branch}' was rejected {attempts} times (last: "
+                f"{outcome.reason}); nothing was pushed, and gitops-gen never force-pushes. Run it again, "
+                "or check the branch's protection rules and hooks"
+            )
+        time.sleep(options.retry_delay * attempts)
+        tip = gitops.fetch_branch(g, work.remote, branch)
+        if tip is None:
+            continue  # the branch is gone on the remote: the next push creates it
+        if not (work.temporary or pr is not None or original is None or gitops.is_ancestor(g, original, tip)):
+            raise ToolError(
+                f"{work.display}: the push to '{branch}' was rejected and {work.remote}/{branch} has "
+                f"diverged from the local branch, which has commits the remote lacks; pull (rebase) and "
+                "run again"
+            )
+        gitops.reset_keep(g, tip)
+        notes.append(f"push rejected ({outcome.reason}); writing the tree again on {tip[:12]}")
+    body, title = None, ""  # no title: nothing to describe
+    if commit is not None:
+        body_plan = plan
+        if pr_base is not None and start != pr_base:
+            try:
+                body_plan = _plan_against(work, pr_base, target.path, manifests, scope, scratch)
+            except TreeError:  # the target branch's tree is not ours to describe; say what it compares with
+                notes.append(
+                    f"the description compares with {(start or '')[:12]}, not with '{target.branch}'"
+                )
+        title = subject(summarize(body_plan))
+        body = render_body(
+            BodyInput(
+                title=title,
+                source=source.sha if source else None,
+                dirty=bool(source and source.dirty),
+                target_branch=target.branch,
+                branch=branch,
+                path=target.path,
+                groups=summarize(body_plan),
+                canary=canary_changes(body_plan),
+                validation=validation,
+                diffs=[(p, file_diff(body_plan, p, target.path)) for p in body_plan.touched],
+            )
+        )
+    if pr is not None and not work.temporary:
+        notes.append(f"{work.display} is now on branch '{pr}'")
+    return PublishResult(
+        repo=work.display,
+        target_branch=target.branch,
+        branch=branch,
+        path=target.path,
+        changed=commit is not None,
+        commit=commit,
+        pushed=pushed,
+        attempts=attempts,
+        title=title,
+        groups=tuple(groups),
+        validation=validation,
+        body=body,
+        notes=tuple(notes),
+    )
