@@ -509,6 +509,10 @@ def _publish(
         )
     if pr is not None and not work.temporary:
         notes.append(f"{work.display} is now on branch '{pr}'")
+    if work.temporary and commit is not None and not options.push:
+        notes.append(
+            f"{work.display} was cloned to a temporary folder: without --push the commit is discarded"
+        )
     return PublishResult(
         repo=work.display,
         target_branch=target.branch,
