@@ -75,6 +75,17 @@ def environment_validator() -> jsonschema.protocols.Validator:
     return _validator("environment.schema.json")
 
 
+def without_removals(layer: Any) -> Any:
+    """A layer as the schema sees it: an explicit null is a merge directive ("remove the value below"),
+    valid for any key, so it is left out of the check. A top-level `replicas: null` stays null either
+    way (no replicas field)."""
+    if isinstance(layer, dict):
+        return {k: without_removals(v) for k, v in layer.items() if v is not None}
+    if isinstance(layer, list):
+        return [without_removals(v) for v in layer]
+    return layer
+
+
 def _leaf_errors(error: ValidationError) -> ValidationError:
     """For oneOf/anyOf, pick the branch error that best explains the mistake (not 'is not of type object')."""
     if error.validator in ("oneOf", "anyOf") and error.context:
@@ -103,7 +114,8 @@ def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
     if validator == "type":
         expected = error.validator_value
         expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
-        return f"expected {expected_text}, got {_type_name(instance)} {_show(instance)}", hint, ()
+        got = "null" if instance is None else f"{_type_name(instance)} {_show(instance)}"
+        return f"expected {expected_text}, got {got}", hint, ()
     if validator == "enum":
         allowed: Any = error.validator_value
         options = ", ".join(_show(v) for v in allowed)
@@ -201,7 +213,7 @@ def load_services(config_dir: Path) -> dict[str, SourceFile]:
         if not isinstance(source.data, dict):
             problems.append(Problem(Location(display, 1, 1), "expected a mapping (a service spec)"))
             continue
-        found = schema_problems(service_validator(), source, source.data)
+        found = schema_problems(service_validator(), source, without_removals(source.data))
         problems.extend(found)
         name = source.data.get("name")
         if not found and name != path.stem:
@@ -239,7 +251,12 @@ def load_environment(config_dir: Path, name: str) -> SourceFile:
     source = load_source(path, display)
     if not isinstance(source.data, dict):
         raise InputError([Problem(Location(display, 1, 1), "expected a mapping (an environment file)")])
-    raise_if_any(schema_problems(environment_validator(), source, source.data))
+    data = dict(source.data)
+    if isinstance(data.get("defaults"), dict):
+        data["defaults"] = without_removals(data["defaults"])
+    if isinstance(data.get("services"), dict):
+        data["services"] = {name: without_removals(layer) for name, layer in data["services"].items()}
+    raise_if_any(schema_problems(environment_validator(), source, data))
     return source
 
 

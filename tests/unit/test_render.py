@@ -132,3 +132,31 @@ def test_environment_overrides_win_over_the_spec(example_config: Path) -> None:
     metric = template.obj["spec"]["metrics"][0]
     assert ">= 9950" in metric["successCondition"]
     assert metric["interval"] == "5m"  # the rest of analysis still comes from the spec
+
+
+def test_explicit_null_in_an_override_removes_without_a_schema_error(example_config: Path) -> None:
+    env = example_config / "environments" / "demo.yaml"
+    write(
+        env,
+        env.read_text()
+        + "services:\n  reviews:\n    canary:\n      steps: null\n      weights: [5, 50]\n      pause: 2m\n"
+        "    analysis:\n      startingStep: null\n",
+    )
+    rollout = next(m for m in render_all(example_config) if m.kind == "Rollout")
+    canary = rollout.obj["spec"]["strategy"]["canary"]
+    assert canary["steps"] == [
+        {"setWeight": 5},
+        {"pause": {"duration": "2m"}},
+        {"setWeight": 50},
+        {"pause": {"duration": "2m"}},
+    ]
+    assert "startingStep" not in canary["analysis"]
+
+
+def test_null_in_the_spec_removes_an_environment_default(example_config: Path) -> None:
+    env = example_config / "environments" / "demo.yaml"
+    write(env, env.read_text().replace("defaults:\n", "defaults:\n  replicas: 3\n"))
+    spec = example_config / "services" / "reviews.yaml"
+    write(spec, spec.read_text().replace("replicas: 5", "replicas: null"))
+    rollout = next(m for m in render_all(example_config) if m.kind == "Rollout")
+    assert "replicas" not in rollout.obj["spec"]
