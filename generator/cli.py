@@ -50,6 +50,19 @@ config_option = click.option(
 )
 
 
+envs_option = click.option(
+    "--env", "envs", multiple=True, metavar="ENV", help="Only this environment (repeatable)."
+)
+services_option = click.option(
+    "--service", "services", multiple=True, metavar="NAME", help="Only this service (repeatable)."
+)
+out_option = click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder.  [default: <config>/rendered]",
+)
 validator_option = click.option(
     "--validator",
     type=click.Choice(["auto", "kubeconform", "builtin"]),
@@ -68,19 +81,9 @@ def cli() -> None:
 
 @cli.command(epilog=EXIT_CODES)
 @config_option
-@click.option(
-    "--env", "envs", multiple=True, metavar="ENV", help="Render only this environment (repeatable)."
-)
-@click.option(
-    "--service", "services", multiple=True, metavar="NAME", help="Render only this service (repeatable)."
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Output folder.  [default: <config>/rendered]",
-)
+@envs_option
+@services_option
+@out_option
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if --out is not up to date."
 )
@@ -130,15 +133,9 @@ def render(
 
 @cli.command(epilog=EXIT_CODES)
 @config_option
-@click.option("--env", "envs", multiple=True, metavar="ENV", help="Only this environment (repeatable).")
-@click.option("--service", "services", multiple=True, metavar="NAME", help="Only this service (repeatable).")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Output folder to compare with.  [default: <config>/rendered]",
-)
+@envs_option
+@services_option
+@out_option
 @click.option(
     "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
 )
@@ -180,8 +177,8 @@ def _report(result: CheckResult, output: str, strict: bool) -> None:
 
 @cli.command(epilog=EXIT_CODES)
 @config_option
-@click.option("--env", "envs", multiple=True, metavar="ENV", help="Only this environment (repeatable).")
-@click.option("--service", "services", multiple=True, metavar="NAME", help="Only this service (repeatable).")
+@envs_option
+@services_option
 @click.option(
     "--repo",
     metavar="URL|PATH",
