@@ -42,4 +42,5 @@ schemas: $(STAMP)
 
 ## Benchmarks (medians, with a baseline measured in the same run)
 bench: $(STAMP)
+	$(BIN)/python scripts/bench_render.py
 	$(BIN)/python scripts/bench_validate.py
