@@ -23,8 +23,6 @@ against the target branch (`pr_body`).
 from __future__ import annotations
 
 import contextlib
-import difflib
-import json
 import posixpath
 import re
 import tempfile
@@ -47,7 +45,7 @@ from .pr_body import BodyInput, render_body
 from .render import Manifest, render_all
 from .report import format_findings, summary
 from .spec import ENVIRONMENTS_DIR, environment_names, load_environment, select
-from .tree import INDEX_NAME, Scope, TreeError, TreePlan, apply_plan, path_owner, plan_tree
+from .tree import INDEX_NAME, Scope, TreeError, TreePlan, apply_plan, path_owner, plan_tree, read_index
 from .yamlio import parse_documents
 
 PR_PREFIX = "gitops-gen/"
@@ -208,22 +206,13 @@ def _open(spec: str, scratch: Path, timeout: float) -> Iterator[Work]:
     yield Work(g, scratch / "repo", "origin", True, display)
 
 
-def _owned(out_dir: Path) -> set[str]:
-    """The files the ownership index lists (empty when there is none; tree.py reports a broken one)."""
-    try:
-        owned = json.loads((out_dir / INDEX_NAME).read_text(encoding="utf-8")).get("owned", [])
-    except (OSError, ValueError, AttributeError):
-        return set()
-    return {p for p in owned if isinstance(p, str)} if isinstance(owned, list) else set()
-
-
 def _repo_path(path: str, relative: str) -> str:
     return posixpath.normpath(posixpath.join(path, relative))
 
 
 def refuse_dirty_owned(work: Work, path: str) -> None:
     """Uncommitted changes to a file gitops-gen owns would be overwritten and committed: refuse."""
-    owned = {_repo_path(path, p) for p in _owned(work.root / path)} | {_repo_path(path, INDEX_NAME)}
+    owned = {_repo_path(path, p) for p in read_index(work.root / path)} | {_repo_path(path, INDEX_NAME)}
     dirty = [entry for entry in gitops.status(work.git, path) if entry.path in owned]
     if dirty:
         raise GeneratorError(
@@ -306,24 +295,6 @@ def _objects(plan: TreePlan, env: str) -> tuple[list[Any], list[Any]]:
         except Exception:  # a hand-edited file may be anything; describing it must not fail the publish
             continue
     return old, new
-
-
-def file_diff(plan: TreePlan, path: str, folder: str) -> str:
-    """A unified diff of one file with its path in the repository (`a/rendered/demo/...`), as the pull
-    request shows it."""
-    old, new = plan.old_text(path), plan.new_text(path)
-    if old == new:
-        return ""
-    name = _repo_path(folder, path)
-    lines = difflib.unified_diff(
-        (old or "").splitlines(keepends=True),
-        (new or "").splitlines(keepends=True),
-        "/dev/null" if old is None else f"a/{name}",
-        "/dev/null" if new is None else f"b/{name}",
-    )
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    )
 
 
 def canary_changes(plan: TreePlan) -> list[tuple[str, PlanChange]]:
@@ -504,7 +475,7 @@ def _publish(
                 groups=summarize(body_plan),
                 canary=canary_changes(body_plan),
                 validation=validation,
-                diffs=[(p, file_diff(body_plan, p, target.path)) for p in body_plan.touched],
+                diffs=[(p, body_plan.file_diff(p, target.path)) for p in body_plan.touched],
             )
         )
     if pr is not None and not work.temporary:

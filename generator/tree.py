@@ -213,6 +213,15 @@ def index_text(owned: Iterable[str]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
+def read_index(out_dir: Path) -> tuple[str, ...]:
+    """The files gitops-gen owns in `out_dir` (none without an index; TreeError for a damaged one)."""
+    try:
+        data = (out_dir / INDEX_NAME).read_bytes()
+    except FileNotFoundError:
+        return ()
+    return _parse_index(data, out_dir / INDEX_NAME)
+
+
 def _parse_index(data: bytes, where: Path) -> tuple[str, ...]:
     try:
         doc: Any = json.loads(data)
@@ -285,16 +294,18 @@ class TreePlan:
         manifest = self.manifests.get(path)
         return manifest.text if manifest is not None else None
 
-    def file_diff(self, path: str) -> str:
-        """A unified diff of one path, `patch -p1` style (`/dev/null` for an added or removed file)."""
+    def file_diff(self, path: str, folder: str = "") -> str:
+        """A unified diff of one path, `patch -p1` style (`/dev/null` for an added or removed file);
+        `folder` prefixes the names, as a pull request in the GitOps repo shows them (`a/rendered/...`)."""
         old, new = self.old_text(path), self.new_text(path)
         if old == new:
             return ""
+        name = f"{folder.rstrip('/')}/{path}" if folder else path
         lines = difflib.unified_diff(
             (old or "").splitlines(keepends=True),
             (new or "").splitlines(keepends=True),
-            "/dev/null" if old is None else f"a/{path}",
-            "/dev/null" if new is None else f"b/{path}",
+            "/dev/null" if old is None else f"a/{name}",
+            "/dev/null" if new is None else f"b/{name}",
         )
         return "".join(
             line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines

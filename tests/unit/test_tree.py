@@ -290,6 +290,23 @@ def test_unified_diff_is_patch_style(tmp_path: Path) -> None:
     )
 
 
+def test_file_diff_names_files_as_the_gitops_repo_does(tmp_path: Path) -> None:
+    plan = plan_tree(tmp_path / "out", [manifest("demo/tsb/new.yaml", "n: 1\n")])
+    assert plan.file_diff("demo/tsb/new.yaml", "rendered/").startswith(
+        "--- /dev/null\n+++ b/rendered/demo/tsb/new.yaml\n"
+    )
+
+
+def test_read_index(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert tree.read_index(out) == ()
+    write(out, [manifest("demo/tsb/a.yaml", "a: 1\n")])
+    assert tree.read_index(out) == ("demo/tsb/a.yaml",)
+    (out / tree.INDEX_NAME).write_text("{}")
+    with pytest.raises(tree.TreeError, match="not a gitops-gen ownership index"):
+        tree.read_index(out)
+
+
 def test_plan_render_renders_and_plans_in_one_call(example_config: Path, tmp_path: Path) -> None:
     plan = plan_render(example_config, tmp_path / "out", ["demo"], ["reviews"])
     assert plan.scope == Scope(("demo",), ("reviews",))
