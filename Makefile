@@ -31,6 +31,7 @@ typecheck: $(STAMP)
 
 ## Rewrite golden files after an intended change (review them in `git diff`)
 golden: $(STAMP)
+	$(BIN)/gitops-gen render --config .
 	$(BIN)/python -m pytest tests/golden --update-golden
 
 clean:

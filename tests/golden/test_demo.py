@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from generator.render import Manifest, render_all
+from generator.tree import plan_render
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "tests" / "fixtures" / "demo" / "argo"
@@ -116,3 +117,9 @@ def test_rendered_example_is_committed_byte_for_byte(golden: Any) -> None:
     """rendered/ in the repo is exactly what `make render` writes (`make golden` refreshes it)."""
     for manifest in render_all(ROOT):
         golden(ROOT / "rendered" / manifest.path, manifest.text)
+
+
+def test_rendered_example_is_up_to_date_with_its_index() -> None:
+    """`gitops-gen render --check` passes on the repo's own rendered/, ownership index included."""
+    plan = plan_render(ROOT, ROOT / "rendered")
+    assert not plan.has_changes and not plan.index_changed, plan.touched
