@@ -73,6 +73,11 @@ validator_option = click.option(
 )
 
 
+no_validate_option = click.option(
+    "--no-validate", is_flag=True, help="Skip the schema and cross-object checks."
+)
+
+
 @click.group(epilog=EXIT_CODES)
 @click.version_option(package_name="gitops-gen")
 def cli() -> None:
@@ -88,7 +93,7 @@ def cli() -> None:
     "--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if --out is not up to date."
 )
 @validator_option
-@click.option("--no-validate", is_flag=True, help="Skip the schema and cross-object checks.")
+@no_validate_option
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1, nothing written).")
 @reports_errors
 def render(
@@ -226,7 +231,7 @@ def _report(result: CheckResult, output: str, strict: bool) -> None:
     help="Seconds before the first retry; the n-th waits n times as long.",
 )
 @validator_option
-@click.option("--no-validate", is_flag=True, help="Skip the schema and cross-object checks.")
+@no_validate_option
 @click.option("--strict", is_flag=True, help="Validation warnings stop the publish too (exit 1).")
 @reports_errors
 def publish(
