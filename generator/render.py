@@ -559,6 +559,13 @@ def _render_environment(
     return manifests
 
 
+_RENAME_HINTS = {
+    "AnalysisTemplate": "give one of them another analysis.templateName",
+    "Rollout": "give one of them another canary.rolloutName",
+    "VirtualService": "give one of them another ingress.virtualService, or another service name",
+}
+
+
 def _check_unique(manifests: Sequence[Manifest]) -> None:
     """Two services must not render the same object (say two AnalysisTemplates `apdex` in one namespace)."""
     seen: dict[tuple[str, str, str, str | None, str], Manifest] = {}
@@ -573,7 +580,7 @@ def _check_unique(manifests: Sequence[Manifest]) -> None:
                     Location(manifest.source or manifest.path, 1, 1),
                     f"{manifest.kind} '{manifest.name}' in environment '{manifest.env}' "
                     f"is also rendered from {first.source}",
-                    "give one of them another name (e.g. analysis.templateName)",
+                    _RENAME_HINTS.get(manifest.kind, "give one of them another name"),
                 )
             )
     raise_if_any(problems)

@@ -23,6 +23,9 @@ from .resources import data_dir
 from .yamlio import PathTuple, format_field, load_file, position, to_plain
 
 SERVICES_DIR = "services"
+# Each environment renders Applications `<env>-root`, `<env>-tsb` and `<env>-gateways` of its own; a service
+# of one of these names would render an Application of the same name.
+RESERVED_SERVICE_NAMES = ("root", "tsb", "gateways")
 ENVIRONMENTS_DIR = "environments"
 
 
@@ -216,7 +219,15 @@ def load_services(config_dir: Path) -> dict[str, SourceFile]:
         found = schema_problems(service_validator(), source, without_removals(source.data))
         problems.extend(found)
         name = source.data.get("name")
-        if not found and name != path.stem:
+        if not found and name in RESERVED_SERVICE_NAMES:
+            problems.append(
+                Problem(
+                    source.locate(("name",)),
+                    f"the service name {_show(name)} is reserved",
+                    f"the environment's own Applications are named <env>-{name}; rename the service",
+                )
+            )
+        elif not found and name != path.stem:
             problems.append(
                 Problem(
                     source.locate(("name",)),

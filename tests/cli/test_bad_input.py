@@ -152,3 +152,11 @@ def test_usage_error_exits_2(example_config: Path) -> None:
     code, _, stderr = render(example_config, "--no-such-flag")
     assert code == 2
     assert "No such option" in stderr
+
+
+@pytest.mark.parametrize("name", ["tsb", "root", "gateways"])
+def test_reserved_service_names(example_config: Path, name: str) -> None:
+    (example_config / "services" / f"{name}.yaml").write_text(f"name: {name}\nnamespace: bookinfo\n")
+    code, _, stderr = render(example_config)
+    assert code == 2
+    assert f"services/{name}.yaml:1:7: name: the service name \"{name}\" is reserved" in stderr
