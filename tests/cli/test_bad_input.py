@@ -159,4 +159,4 @@ def test_reserved_service_names(example_config: Path, name: str) -> None:
     (example_config / "services" / f"{name}.yaml").write_text(f"name: {name}\nnamespace: bookinfo\n")
     code, _, stderr = render(example_config)
     assert code == 2
-    assert f"services/{name}.yaml:1:7: name: the service name \"{name}\" is reserved" in stderr
+    assert f'services/{name}.yaml:1:7: name: the service name "{name}" is reserved' in stderr

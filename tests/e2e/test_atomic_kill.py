@@ -113,7 +113,16 @@ def start(trees: dict[str, Path], out: Path, log: Path, **env: str) -> subproces
     driver.write_text(DRIVER)
     # --no-validate: this test is about the write; validation only makes each run slower.
     return subprocess.Popen(
-        [sys.executable, str(driver), "render", "--no-validate", "--config", str(trees["config"]), "--out", str(out)],
+        [
+            sys.executable,
+            str(driver),
+            "render",
+            "--no-validate",
+            "--config",
+            str(trees["config"]),
+            "--out",
+            str(out),
+        ],
         env={**os.environ, "OP_LOG": str(log), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

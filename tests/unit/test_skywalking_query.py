@@ -88,7 +88,9 @@ def test_unknown_field_suggests_the_right_one() -> None:
 def test_unknown_argument_and_missing_required_argument() -> None:
     found = messages(DEMO.replace("condition:", "conditions:"))
     assert any("Unknown argument 'conditions'" in m for m in found)
-    assert any("of type 'MetricsCondition!' is required" in m for m in found)  # worded differently by 3.2 and 3.3
+    assert any(
+        "of type 'MetricsCondition!' is required" in m for m in found
+    )  # worded differently by 3.2 and 3.3
 
 
 def test_wrong_argument_types_inside_an_input_object() -> None:
