@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 render: $(STAMP)
 	$(BIN)/gitops-gen render --config .
 
-## Run the whole test suite (what CI runs)
-test: $(STAMP)
+## Run the whole test suite, the linter and the type checker (what CI runs)
+test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
