@@ -160,3 +160,18 @@ def test_null_in_the_spec_removes_an_environment_default(example_config: Path) -
     write(spec, spec.read_text().replace("replicas: 5", "replicas: null"))
     rollout = next(m for m in render_all(example_config) if m.kind == "Rollout")
     assert "replicas" not in rollout.obj["spec"]
+
+
+def test_the_readme_merge_example(example_config: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("For example, in `environments/prod.yaml`:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    env = example_config / "environments" / "demo.yaml"
+    write(env, env.read_text() + example)
+    manifests = render_all(example_config)
+    rollout = next(m for m in manifests if m.kind == "Rollout").obj
+    assert "replicas" not in rollout["spec"]
+    assert [
+        s.get("setWeight") for s in rollout["spec"]["strategy"]["canary"]["steps"] if "setWeight" in s
+    ] == [5, 25, 50]
+    template = next(m for m in manifests if m.kind == "AnalysisTemplate").obj
+    assert ">= 9950" in template["spec"]["metrics"][0]["successCondition"]
