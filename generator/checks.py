@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import rules
 from .errors import Finding
-from .render import Manifest, render_all
+from .render import Manifest, Rendered
 from .tree import INDEX_NAME
 from .validate import LoadedObject, Validator, load_manifests, make_validator
 from .yamlio import compose
@@ -87,22 +87,16 @@ def _tree_of(files: Iterable[str]) -> set[str]:
     return tree
 
 
-def check_render(
-    config_dir: Path,
-    manifests: Sequence[Manifest],
-    envs: Sequence[str],
-    services: Sequence[str],
-    validator: Validator,
-    display_root: str,
-) -> CheckResult:
-    """Validate a render. A `--service` render lacks the environment's other objects (Tenant, Groups,
-    ...) that the rules look up, so the whole environment is checked and only the findings on the
-    selected services' files are kept."""
-    if not services:
-        return check_manifests(manifests, validator, display_root)
-    whole = check_manifests(render_all(config_dir, envs), validator, display_root)
-    selected = {_display(display_root, m) for m in manifests}
-    return CheckResult(tuple(f for f in whole.findings if f.location.path in selected), len(manifests))
+def check_render(rendered: Rendered, validator: Validator, display_root: str) -> CheckResult:
+    """Validate a render. The rules look at whole environments (a service refers to the Tenant, Groups
+    and Applications around it); with a `--service` selection only the findings on the selected
+    services' files are kept."""
+    whole = check_manifests(rendered.manifests, validator, display_root)
+    if not rendered.services:
+        return whole
+    selected = rendered.selected
+    shown = {_display(display_root, m) for m in selected}
+    return CheckResult(tuple(f for f in whole.findings if f.location.path in shown), len(selected))
 
 
 # ---- files on disk ------------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ import click
 from .checks import CheckResult, check_paths, check_render, validator_for
 from .diff import format_text, to_json
 from .errors import Findings, GeneratorError
+from .render import render_environments
 from .report import FORMATS, format_findings, summary
-from .tree import apply_plan, plan_render
+from .tree import Scope, apply_plan, plan_render, plan_tree
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,10 +113,10 @@ def render(
     nothing is written. Files gitops-gen wrote earlier that no spec produces any more are deleted (only
     those of the given environments and services); files it did not write are never touched."""
     out = out_dir or config_dir / "rendered"
-    plan = plan_render(config_dir, out, envs, services)
+    rendered = render_environments(config_dir, envs, services)
+    plan = plan_tree(out, rendered.selected, Scope.of(envs, services))
     if not no_validate:
-        manifests = list(plan.manifests.values())
-        result = check_render(config_dir, manifests, envs, services, validator_for(validator), str(out))
+        result = check_render(rendered, validator_for(validator), str(out))
         click.echo(format_findings(result.findings, "text", result.checked), nl=False, err=True)
         if result.failed(strict):
             raise Findings(f"nothing written: {summary(result.findings, result.checked)}")

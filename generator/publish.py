@@ -42,7 +42,7 @@ from .errors import Findings, GeneratorError, Location, Problem, ToolError
 from .gitops import Git, Identity, Source
 from .model import resolve_environment
 from .pr_body import BodyInput, render_body
-from .render import Manifest, render_all
+from .render import Manifest, Rendered, render_environments
 from .report import format_findings, summary
 from .spec import ENVIRONMENTS_DIR, environment_names, load_environment, select
 from .tree import INDEX_NAME, Scope, TreeError, TreePlan, apply_plan, path_owner, plan_tree, read_index
@@ -142,13 +142,13 @@ def resolve_target(
     return Target(values["repo_url"], values["branch"], _clean_path(values["path"]))
 
 
-def validate(options: PublishOptions, manifests: Sequence[Manifest], path: str) -> str:
+def validate(options: PublishOptions, rendered: Rendered, path: str) -> str:
     """One line saying what was checked (as `render` checks: schemas and cross-object rules); errors, and
     warnings under `strict`, stop the publish before the repository is touched (Findings, exit 1)."""
     if options.validator is None:
         return "not run (--no-validate)"
     checker = validator_for(options.validator)
-    result = check_render(options.config_dir, manifests, options.envs, options.services, checker, path)
+    result = check_render(rendered, checker, path)
     if result.failed(options.strict):
         text = format_findings(result.findings, "text", result.checked).rstrip("\n")
         raise Findings(f"nothing published: {summary(result.findings, result.checked)}\n{text}")
@@ -337,9 +337,10 @@ def publish(options: PublishOptions) -> PublishResult:
     """Render, validate and publish (see the module docstring). Raises GeneratorError (exit 2) for bad
     input or a repository it must not write to, Findings (1) for an invalid render, ToolError (3) when
     git fails or the push keeps being rejected."""
-    manifests = render_all(options.config_dir, options.envs, options.services)
+    rendered = render_environments(options.config_dir, options.envs, options.services)
+    manifests = rendered.selected
     target = resolve_target(options.config_dir, options.envs, options.repo, options.branch, options.path)
-    validation = validate(options, manifests, target.path)
+    validation = validate(options, rendered, target.path)
     with gitops.git_environment():
         source = gitops.source_commit(options.config_dir)
         pr = pr_branch_name(source, options.envs, options.services) if options.pr_branch else None
@@ -410,7 +411,7 @@ def _publish(
     identity = gitops.identity_env(g, options.author, options.committer)
     branch, pr_base = _start(work, target, pr)
     original = gitops.rev(g, "HEAD")
-    scope = Scope(tuple(sorted(set(options.envs))), tuple(sorted(set(options.services))))
+    scope = Scope.of(options.envs, options.services)
     out_dir = work.root / target.path
     attempts, pushed, notes = 0, False, []
     while True:

@@ -490,11 +490,37 @@ def render_environment_apps(
 # ---- everything ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A render of whole environments, and the part of it a `--service` selection asked for.
+
+    Environments are always rendered whole: the tenancy objects depend on every service, and validating
+    a selected service needs the Tenant, Groups and Applications it refers to.
+    """
+
+    manifests: tuple[Manifest, ...]  # every object of the selected environments, sorted by path
+    services: tuple[str, ...] = ()  # the selection; empty: everything
+
+    @property
+    def selected(self) -> list[Manifest]:
+        """What the selection covers: with services, only their objects (no environment-level ones)."""
+        if not self.services:
+            return list(self.manifests)
+        return [m for m in self.manifests if m.service in self.services]
+
+
 def render_all(config_dir: Path, envs: Iterable[str] = (), services: Iterable[str] = ()) -> list[Manifest]:
     """Load, check and render the selected environments and services; sorted by path.
 
-    With `services` given, only those services' objects are rendered (no environment-level objects).
+    With `services` given, only those services' objects are returned (no environment-level objects).
     """
+    return render_environments(config_dir, envs, services).selected
+
+
+def render_environments(config_dir: Path, envs: Iterable[str] = (), services: Iterable[str] = ()) -> Rendered:
+    """Load, check and render the selected environments whole; `services` only selects what is asked for
+    (an unknown name is an error)."""
+    envs, services = tuple(envs), tuple(services)
     specs = load_services(config_dir)
     problems: list[Problem] = []
     env_names: list[str] = []
@@ -523,19 +549,16 @@ def render_all(config_dir: Path, envs: Iterable[str] = (), services: Iterable[st
     manifests: list[Manifest] = []
     for env_name in env_names:
         try:
-            manifests.extend(
-                _render_environment(env_name, config_dir, specs, chosen, only=bool(list(services)))
-            )
+            manifests.extend(_render_environment(env_name, config_dir, specs))
         except InputError as exc:
             problems.extend(exc.problems)
     raise_if_any(problems)
     _check_unique(manifests)
-    return sorted(manifests, key=lambda m: m.path)
+    selection = tuple(chosen) if services else ()
+    return Rendered(tuple(sorted(manifests, key=lambda m: m.path)), selection)
 
 
-def _render_environment(
-    env_name: str, config_dir: Path, specs: Mapping[str, Any], chosen: Sequence[str], only: bool
-) -> list[Manifest]:
+def _render_environment(env_name: str, config_dir: Path, specs: Mapping[str, Any]) -> list[Manifest]:
     env_source = load_environment(config_dir, env_name)
     raise_if_any(unknown_overrides(env_source, specs))
     env = resolve_environment(env_name, env_source)
@@ -547,9 +570,7 @@ def _render_environment(
         except GeneratorError as exc:
             problems.extend(exc.problems)
     raise_if_any(problems)
-    manifests = [m for s in resolved if s.name in chosen for m in render_service(s, env)]
-    if only:
-        return manifests
+    manifests = [m for s in resolved for m in render_service(s, env)]
     tenancy = render_tenancy(env, resolved)
     tenancy_namespace = tenancy[0].namespace if tenancy else None
     manifests += tenancy

@@ -104,6 +104,10 @@ class Scope:
     envs: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, envs: Iterable[str], services: Iterable[str]) -> Scope:
+        return cls(tuple(sorted(set(envs))), tuple(sorted(set(services))))
+
     def covers(self, path: str) -> bool:
         env, service = path_owner(path)
         if self.envs and env not in self.envs:
@@ -418,8 +422,7 @@ def plan_render(
     config_dir: Path, out_dir: Path, envs: Sequence[str] = (), services: Sequence[str] = ()
 ) -> TreePlan:
     """Render the chosen environments and services of a config repo and plan writing them into out_dir."""
-    manifests = render_all(config_dir, envs, services)
-    return plan_tree(out_dir, manifests, Scope(tuple(sorted(set(envs))), tuple(sorted(set(services)))))
+    return plan_tree(out_dir, render_all(config_dir, envs, services), Scope.of(envs, services))
 
 
 # ---- writing ------------------------------------------------------------------------------------------
