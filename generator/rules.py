@@ -25,8 +25,9 @@ from typing import Any
 
 from . import expr_check, skywalking_query
 from .errors import Finding
-from .skywalking import SERVICE_NAME_ARG
-from .validate import LoadedObject, _locate
+from .model import ROLLOUTS_ANNOTATION_MANAGED_BY
+from .skywalking import SCALED_BY_10000, SERVICE_NAME_ARG
+from .validate import GO_DURATION, LoadedObject, locate
 from .yamlio import PathTuple
 
 ERROR, WARNING = "error", "warning"
@@ -115,8 +116,6 @@ GROUP_ANNOTATIONS = {
     "gatewayGroup": "gateway.tsb.tetrate.io",
     "istioInternalGroup": "istiointernal.tsb.tetrate.io",
 }
-MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
-_SCALED_METRICS = ("service_apdex", "service_sla")
 
 
 # ---- the set of objects -------------------------------------------------------------------------------
@@ -193,7 +192,7 @@ def _finding(rule_id: str, item: Item, path: PathTuple, message: str, severity: 
     return Finding(
         rule=rule_id,
         severity=severity or rule.severity,
-        location=_locate(item.loaded, path),
+        location=locate(item.loaded, path),
         message=message,
         obj=item.loaded.label,
         link=rule.link,
@@ -622,9 +621,6 @@ def _service_name(rollout: Item, path: PathTuple, value: Any, canary_subset: Any
         )
 
 
-_GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
-
-
 def _template_metrics(template: Item) -> Iterator[Finding]:
     declared = {a.get("name") for a in _get(template.obj, "spec", "args") or [] if isinstance(a, Mapping)}
     for index, metric in enumerate(_get(template.obj, "spec", "metrics") or []):
@@ -692,7 +688,7 @@ def _metric_limits(template: Item, path: PathTuple, metric: Mapping[str, Any]) -
         )
     for key in ("interval", "initialDelay"):
         value = metric.get(key)
-        if value is not None and not (isinstance(value, str) and _GO_DURATION.match(value)):
+        if value is not None and not (isinstance(value, str) and GO_DURATION.match(value)):
             yield _finding(
                 "GG307", template, (*path, key), f"{key} {value!r} is not a Go duration (30s, 5m, 1h)"
             )
@@ -706,7 +702,7 @@ def _skywalking(
     query_problems: Sequence[skywalking_query.QueryProblem],
 ) -> Iterator[Finding]:
     interval = provider.get("interval")
-    if not isinstance(interval, str) or not _GO_DURATION.match(interval) or interval in ("0", "+0", "-0"):
+    if not isinstance(interval, str) or not GO_DURATION.match(interval) or interval in ("0", "+0", "-0"):
         yield _finding(
             "GG307",
             template,
@@ -771,7 +767,7 @@ def _condition(
     reads_points = [p for p, _ in read if p[-1:] == ("value",) and ("values" in p or "results" in p)]
     if reads_points and "isEmptyValue" not in condition and "nil" not in condition:
         metric = next(iter(p[0] for p, _ in read), "")
-        if any(m in metric for m in _SCALED_METRICS) or "apdex" in metric:
+        if any(m in metric for m in SCALED_BY_10000) or "apdex" in metric:
             yield _finding(
                 "GG308",
                 template,
@@ -823,7 +819,7 @@ def _pause_seconds(duration: Any) -> int | None:
     if isinstance(duration, str):
         if re.fullmatch(r"[-+]?\d+", duration):
             return int(duration)
-        if _GO_DURATION.match(duration):
+        if GO_DURATION.match(duration):
             return 0
     return None
 
@@ -977,7 +973,7 @@ def _ignore_differences(app: Item, item: Item, kind: str) -> Iterator[Finding]:
         if "rollouts-pod-template-hash" not in jq and "/labels" not in pointers:
             needed.append("the subsets' rollouts-pod-template-hash label")
         if "managed-by-rollouts" not in pointers and "managed-by-rollouts" not in jq:
-            needed.append(f"the {MANAGED_BY} annotation")
+            needed.append(f"the {ROLLOUTS_ANNOTATION_MANAGED_BY} annotation")
     path: PathTuple = ("spec", "ignoreDifferences") if entries else ("spec",)
     if needed:
         yield _finding(

@@ -89,14 +89,14 @@ _KIND_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 # Formats both validators check. kubeconform v0.7.0 asserts formats (draft 4) and registers `duration` as a
 # Go duration; `date-time` is RFC 3339. Everything else (int32, int64, double, byte) is not checked.
-_GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
+GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 FORMAT_CHECKER = FormatChecker(formats=())
 
 
 @FORMAT_CHECKER.checks("duration")
 def _is_duration(value: object) -> bool:
-    return not isinstance(value, str) or bool(_GO_DURATION.match(value))
+    return not isinstance(value, str) or bool(GO_DURATION.match(value))
 
 
 @FORMAT_CHECKER.checks("date-time")
@@ -182,6 +182,10 @@ def _plain(node: Any) -> Any:
 
 
 def _start(node: Any) -> tuple[int, int]:
+    """Where an object starts: a ruamel node (files), or a PyYAML node (rendered output)."""
+    mark = getattr(node, "start_mark", None)
+    if mark is not None:
+        return (mark.line + 1, mark.column + 1)
     lc = getattr(node, "lc", None)
     if lc is None or lc.line is None:
         return (1, 0)
@@ -352,7 +356,8 @@ class SchemaProblem(NamedTuple):
     at_key: bool = False
 
 
-def _locate(target: LoadedObject, path: PathTuple, at_key: bool = False) -> Location:
+def locate(target: LoadedObject, path: PathTuple, at_key: bool = False) -> Location:
+    """The file, line and column of a field of an object (its start when the field is not there)."""
     found = position(target.node, path, at_key=at_key) if target.node is not None and path else None
     if found is None:
         line, column = _start(target.node) if target.node is not None else (target.line, 0)
@@ -363,7 +368,7 @@ def _locate(target: LoadedObject, path: PathTuple, at_key: bool = False) -> Loca
 def _schema_finding(
     target: LoadedObject, path: PathTuple, message: str, rule: str = "SCHEMA", at_key: bool = False
 ) -> Finding:
-    location = _locate(target, path, at_key)
+    location = locate(target, path, at_key)
     return Finding(rule=rule, severity="error", location=location, message=message, obj=target.label)
 
 
