@@ -370,6 +370,14 @@ class _ServiceResolver:
         stable, canary_subset = canary["stableSubset"], canary["canarySubset"]
         if stable == canary_subset:
             self.problem(("canary", "canarySubset"), "the canary and stable subsets have the same name")
+        label = canary["versionLabel"]
+        if label in (data.get("selector") or {}):
+            self.problem(
+                ("selector", label),
+                f"the selector pins '{label}', the label that tells canary from stable pods: "
+                "the Rollout would not select its own canary pods",
+                f"remove '{label}' from the selector",
+            )
         workload = {"apiVersion": "apps/v1", "kind": "Deployment", **data.get("workloadRef", {})}
         workload.setdefault("name", data["name"])
         analysis = self._analysis(len(steps)) if "analysis" in data else None

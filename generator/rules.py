@@ -280,6 +280,17 @@ def _subsets(c: _Canary, dr: Item, istio_path: PathTuple) -> Iterator[Finding]:
     subsets = _get(dr.obj, "spec", "subsets") or []
     by_name = {s.get("name"): (i, s) for i, s in enumerate(subsets) if isinstance(s, Mapping)}
     selector = _get(c.rollout.obj, "spec", "selector", "matchLabels") or {}
+    for role in ("canary", "stable"):
+        pod_labels = _get(c.rollout.obj, "spec", "strategy", "canary", f"{role}Metadata", "labels") or {}
+        for key, value in sorted(pod_labels.items()):
+            if key in selector and selector[key] != value:
+                yield _finding(
+                    "GG105",
+                    c.rollout,
+                    ("spec", "selector", "matchLabels", key),
+                    f"the selector requires {key}={selector[key]} but {role}Metadata labels {role} pods "
+                    f"{key}={value}: the Rollout would not select its own {role} pods",
+                )
     for role, subset_name in (("canary", c.canary), ("stable", c.stable)):
         if subset_name not in by_name:
             yield _finding(

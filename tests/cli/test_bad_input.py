@@ -160,3 +160,21 @@ def test_reserved_service_names(example_config: Path, name: str) -> None:
     code, _, stderr = render(example_config)
     assert code == 2
     assert f'services/{name}.yaml:1:7: name: the service name "{name}" is reserved' in stderr
+
+
+def test_selector_must_not_pin_the_version_label(example_config: Path) -> None:
+    edit(
+        example_config / "services/reviews.yaml",
+        "replicas: 5",
+        "replicas: 5\nselector: {app: reviews, version: stable}",
+    )
+    code, _, stderr = render(example_config)
+    assert code == 2
+    assert "services/reviews.yaml:6:35: selector.version: the selector pins 'version'" in stderr
+
+
+def test_version_label_must_be_a_label_name(example_config: Path) -> None:
+    edit(example_config / "services/reviews.yaml", "canary:\n", "canary:\n  versionLabel: my version\n")
+    code, _, stderr = render(example_config)
+    assert code == 2
+    assert 'canary.versionLabel: invalid value "my version" (a Kubernetes label name' in stderr
