@@ -12,7 +12,7 @@ import click
 
 from .checks import CheckResult, check_paths, check_render, validator_for
 from .diff import format_text, to_json
-from .errors import Findings, GeneratorError
+from .errors import Findings, GeneratorError, ToolError
 from .render import render_environments
 from .report import FORMATS, format_findings, summary
 from .tree import Scope, apply_plan, plan_render, plan_tree
@@ -263,6 +263,16 @@ def publish(
     from .publish import PublishOptions
     from .publish import publish as publish_render
 
+    # Both files are checked before anything is published: a commit must not be pushed and then the
+    # description fail to be written.
+    message = None
+    if message_file is not None:
+        try:
+            message = message_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GeneratorError(f"--message-file {message_file}: cannot read it ({exc})") from None
+    if pr_body is not None and str(pr_body) != "-" and not pr_body.resolve().parent.is_dir():
+        raise GeneratorError(f"--pr-body {pr_body}: the folder {pr_body.parent} does not exist")
     options = PublishOptions(
         config_dir=config_dir,
         envs=envs,
@@ -274,7 +284,7 @@ def publish(
         pr_branch=pr_branch,
         author=parse_identity(author, "--author") if author is not None else None,
         committer=parse_identity(committer, "--committer") if committer is not None else None,
-        message=message_file.read_text(encoding="utf-8") if message_file is not None else None,
+        message=message,
         validator=None if no_validate else validator,
         strict=strict,
         retries=retries,
@@ -296,7 +306,12 @@ def publish(
         if to_stdout:
             click.echo(result.body, nl=False)
         else:
-            pr_body.write_text(result.body, encoding="utf-8")
+            try:
+                pr_body.write_text(result.body, encoding="utf-8")
+            except OSError as exc:  # published already: say so, and where the description could not go
+                raise ToolError(
+                    f"published, but the description could not be written to {pr_body}: {exc}"
+                ) from None
     for key, value in (
         ("changed", str(result.changed).lower()),
         ("commit", result.commit or ""),

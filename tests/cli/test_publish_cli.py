@@ -119,3 +119,22 @@ def test_pr_branch_needs_the_config_in_git(example_config: Path, tmp_path: Path)
     assert result.exit_code == 2
     assert "--pr-branch names the branch after the config repository's commit" in result.stderr
     assert git(work, "branch", "--list") == "* main\n"
+
+
+def test_an_unreadable_message_file_is_a_usage_error(example_config: Path, tmp_path: Path) -> None:
+    binary = tmp_path / "message.bin"
+    binary.write_bytes(b"\xff\xfe\x00")
+    result = publish(example_config, "--repo", str(repo(tmp_path / "gitops")), "--message-file", str(binary))
+    assert result.exit_code == 2
+    assert f"--message-file {binary}: cannot read it" in result.stderr
+    assert git(tmp_path / "gitops", "log", "--format=%s") == "initial\n"
+
+
+def test_a_pr_body_in_a_missing_folder_is_refused_before_publishing(
+    example_config: Path, tmp_path: Path
+) -> None:
+    target = repo(tmp_path / "gitops")
+    result = publish(example_config, "--repo", str(target), "--pr-body", str(tmp_path / "nope" / "body.md"))
+    assert result.exit_code == 2
+    assert "the folder" in result.stderr and "does not exist" in result.stderr
+    assert git(target, "log", "--format=%s") == "initial\n"
