@@ -18,7 +18,7 @@ from .errors import Finding
 from .render import Manifest, Rendered
 from .tree import INDEX_NAME
 from .validate import LoadedObject, Validator, load_manifests, make_validator
-from .yamlio import compose
+from .yamlio import LazyNode
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ def check_manifests(manifests: Sequence[Manifest], validator: Validator, display
     sources: dict[str, str] = {}
     for manifest in manifests:
         display = _display(display_root, manifest)
-        # Positions come from PyYAML's C composer: ruamel would be ~10x slower for the same answer.
-        loaded = LoadedObject(display, 1, dict(manifest.obj), compose(manifest.text))
+        # Positions come from PyYAML's C composer (ruamel would be ~10x slower), and only on demand.
+        loaded = LoadedObject(display, 1, dict(manifest.obj), LazyNode(manifest.text))
         loaded_all.append(loaded)
         sources[display] = manifest.source
         repo_path = posixpath.join(manifest.gitops_path, manifest.path)

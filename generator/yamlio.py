@@ -7,6 +7,7 @@ emitter, PyYAML's (C when available): ruamel's emitter is ~10x slower and output
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -77,6 +78,8 @@ def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int
 
     Returns None when even the first step of the path is not in `node`.
     """
+    if isinstance(node, LazyNode):
+        node = node.node
     if isinstance(node, yaml.Node):
         return _node_position(node, path, at_key)
     found: tuple[int, int] | None = None
@@ -120,9 +123,20 @@ def _node_position(node: yaml.Node, path: PathTuple, at_key: bool) -> tuple[int,
     return found
 
 
-def compose(text: str) -> yaml.Node | None:
-    """The node tree of one rendered document, with positions, from the C parser."""
-    return yaml.compose(text, Loader=_Loader)
+class LazyNode:
+    """The positions of a rendered document, parsed only when a finding asks for one: most objects of a
+    clean render never need them, and parsing costs as much as the rest of validating."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @functools.cached_property
+    def node(self) -> yaml.Node | None:
+        return yaml.compose(self.text, Loader=_Loader)
+
+    @property
+    def start_mark(self) -> Any:
+        return getattr(self.node, "start_mark", None)
 
 
 def has_path(node: Any, path: PathTuple) -> bool:

@@ -63,3 +63,13 @@ def test_positions_are_one_based_value_or_key() -> None:
     assert position(node, ("a", "b", 1)) == (2, 10)
     assert position(node, ("a", "missing")) == (1, 1)
     assert position(node, ("nope",)) is None
+
+
+def test_lazy_node_parses_only_when_a_position_is_asked_for() -> None:
+    from generator.yamlio import LazyNode
+
+    lazy = LazyNode("a:\n  b: [1, 2]\n")
+    assert "node" not in vars(lazy)  # nothing parsed yet
+    assert position(lazy, ("a", "b", 1)) == (2, 10)
+    assert position(lazy, ("a", "b"), at_key=True) == (2, 3)
+    assert lazy.start_mark.line == 0
