@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -221,19 +221,3 @@ def dump_manifest(obj: Any) -> str:
 def parse_documents(text: str) -> list[Any]:
     """Fast parse of rendered output (no positions needed: it came from our own templates)."""
     return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
-
-
-def iter_documents_with_lines(text: str) -> Iterator[tuple[int, Any]]:
-    """Each document of a multi-document file with the 1-based line it starts on (for hand-written files)."""
-    loader = _Loader(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                break
-            line = node.start_mark.line + 1
-            data = loader.construct_document(node)
-            if data is not None:
-                yield line, data
-    finally:
-        loader.dispose()
