@@ -6,6 +6,7 @@ inside the steps, a gateway that exists, ...), each pointing at the layer the ba
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from .environments import Merged, apply_defaults, merge_layers, service_layers
 from .errors import Location, Problem, raise_if_any
 from .skywalking import QUERY_STYLES, SCALED_BY_10000, MetricCheck, is_labeled, service_name
-from .spec import SourceFile, _schema_file
+from .spec import SourceFile, schema_file
 
 ROLLOUTS_ANNOTATION_MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 
@@ -177,7 +178,7 @@ def _argo_app(values: Mapping[str, Any]) -> ArgoApp:
 
 
 def resolve_environment(name: str, source: SourceFile) -> Environment:
-    data = apply_defaults(_schema_file("environment.schema.json"), dict(source.data))
+    data = apply_defaults(schema_file("environment.schema.json"), dict(source.data))
     problems: list[Problem] = []
     tsb = data.get("tsb", {})
     gateways = []
@@ -246,7 +247,7 @@ def resolve_service(env: Environment, env_source: SourceFile, spec: SourceFile) 
     """Merge the layers of one service in one environment and build its model, or raise every problem."""
     name = spec.data["name"]
     merged = merge_layers(service_layers(env_source, spec, name))
-    apply_defaults(_schema_file("service.schema.json"), merged.data)
+    apply_defaults(schema_file("service.schema.json"), merged.data)
     resolver = _ServiceResolver(env, merged, spec.display)
     service = resolver.build()
     raise_if_any(resolver.problems)
@@ -496,8 +497,6 @@ class _ServiceResolver:
 
 def unknown_overrides(env_source: SourceFile, services: Mapping[str, Any]) -> list[Problem]:
     """An override in `services.<name>` for a service that has no spec is a mistake, not a no-op."""
-    import difflib
-
     problems = []
     for name in env_source.data.get("services", {}) or {}:
         if name not in services:

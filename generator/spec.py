@@ -46,7 +46,8 @@ class SourceFile:
 # ---- schemas ------------------------------------------------------------------------------------------
 
 
-def _schema_file(name: str) -> dict[str, Any]:
+@cache  # read once per process: every service of every environment is filled from it
+def schema_file(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((data_dir("schemas") / "spec" / name).read_text(encoding="utf-8"))
     return loaded
 
@@ -54,8 +55,8 @@ def _schema_file(name: str) -> dict[str, Any]:
 @cache
 def _validator(name: str, pointer: str = "") -> jsonschema.protocols.Validator:
     """Compiled once per process: schema checking runs for every file of every render."""
-    service = _schema_file("service.schema.json")
-    environment = _schema_file("environment.schema.json")
+    service = schema_file("service.schema.json")
+    environment = schema_file("environment.schema.json")
     registry: Registry = Registry().with_resources(
         [
             ("service.schema.json", Resource.from_contents(service)),
