@@ -124,14 +124,16 @@ def _sets(
     paths: Sequence[Path], objects: Sequence[LoadedObject]
 ) -> list[tuple[list[rules.Item], Callable[[str], bool]]]:
     output_roots = [p.resolve() for p in paths if p.is_dir() and (p / INDEX_NAME).is_file()]
+    given = [p.resolve() for p in paths]
+    roots: dict[Path, Path] = {}  # the path given -> its repository root, looked up once
     groups: dict[tuple[Path, str], list[rules.Item]] = defaultdict(list)
     for loaded in objects:
         file = Path(loaded.path).resolve()
         out = next((r for r in output_roots if file.is_relative_to(r)), None)
-        given = next(
-            (p.resolve() for p in paths if file == p.resolve() or file.is_relative_to(p.resolve())), file
-        )
-        root = _repo_root(out or given)
+        base = out or next((p for p in given if file.is_relative_to(p)), file)
+        if base not in roots:
+            roots[base] = _repo_root(base)
+        root = roots[base]
         env = file.relative_to(out).parts[0] if out is not None else ""
         repo_path = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
         groups[(root, env if out is not None else "")].append(rules.Item(loaded, repo_path))
