@@ -137,6 +137,19 @@ def _get(obj: Any, *path: str | int) -> Any:
     return obj
 
 
+def _map(obj: Any, *path: str | int) -> Mapping[str, Any]:
+    """The mapping at `path`, or {} when it is missing or not a mapping: rules run on hand-written files
+    whose schema errors are reported separately, and must not trip over them."""
+    found = _get(obj, *path)
+    return found if isinstance(found, Mapping) else {}
+
+
+def _list(obj: Any, *path: str | int) -> list[Any]:
+    """The list at `path`, or [] when it is missing or not a list (see `_map`)."""
+    found = _get(obj, *path)
+    return found if isinstance(found, list) else []
+
+
 def _group(obj: Mapping[str, Any]) -> str:
     return str(obj.get("apiVersion", "")).rpartition("/")[0]
 
@@ -277,11 +290,11 @@ def _where(item: Item) -> str:
 
 
 def _subsets(c: _Canary, dr: Item, istio_path: PathTuple) -> Iterator[Finding]:
-    subsets = _get(dr.obj, "spec", "subsets") or []
-    by_name = {s.get("name"): (i, s) for i, s in enumerate(subsets) if isinstance(s, Mapping)}
-    selector = _get(c.rollout.obj, "spec", "selector", "matchLabels") or {}
+    subsets = _list(dr.obj, "spec", "subsets")
+    by_name = {str(s.get("name")): (i, s) for i, s in enumerate(subsets) if isinstance(s, Mapping)}
+    selector = _map(c.rollout.obj, "spec", "selector", "matchLabels")
     for role in ("canary", "stable"):
-        pod_labels = _get(c.rollout.obj, "spec", "strategy", "canary", f"{role}Metadata", "labels") or {}
+        pod_labels = _map(c.rollout.obj, "spec", "strategy", "canary", f"{role}Metadata", "labels")
         for key, value in sorted(pod_labels.items()):
             if key in selector and selector[key] != value:
                 yield _finding(
@@ -302,8 +315,8 @@ def _subsets(c: _Canary, dr: Item, istio_path: PathTuple) -> Iterator[Finding]:
             )
             continue
         index, subset = by_name[subset_name]
-        labels = subset.get("labels") or {}
-        pod_labels = _get(c.rollout.obj, "spec", "strategy", "canary", f"{role}Metadata", "labels") or {}
+        labels = _map(subset, "labels")
+        pod_labels = _map(c.rollout.obj, "spec", "strategy", "canary", f"{role}Metadata", "labels")
         for key, value in sorted(labels.items()):
             if key in pod_labels and pod_labels[key] != value:
                 yield _finding(
@@ -330,8 +343,8 @@ def _subsets(c: _Canary, dr: Item, istio_path: PathTuple) -> Iterator[Finding]:
                     f"DestinationRule '{dr.name}' selects: {role} pods would not be in the subset",
                 )
     if c.canary in by_name and c.stable in by_name:
-        canary_labels = by_name[c.canary][1].get("labels") or {}
-        stable_labels = by_name[c.stable][1].get("labels") or {}
+        canary_labels = _map(by_name[c.canary][1], "labels")
+        stable_labels = _map(by_name[c.stable][1], "labels")
         if canary_labels == stable_labels:
             yield _finding(
                 "GG105",
@@ -342,8 +355,8 @@ def _subsets(c: _Canary, dr: Item, istio_path: PathTuple) -> Iterator[Finding]:
 
 
 def _routes(c: _Canary, vs: Item, dr: Item | None, istio_path: PathTuple) -> Iterator[Finding]:
-    http = _get(vs.obj, "spec", "http") or []
-    named = {r.get("name"): i for i, r in enumerate(http) if isinstance(r, Mapping) and r.get("name")}
+    http = _list(vs.obj, "spec", "http")
+    named = {str(r["name"]): i for i, r in enumerate(http) if isinstance(r, Mapping) and r.get("name")}
     if c.routes:
         indexes = []
         for position, route in enumerate(c.routes):
@@ -370,13 +383,13 @@ def _routes(c: _Canary, vs: Item, dr: Item | None, istio_path: PathTuple) -> Ite
         return
     host = _get(dr.obj, "spec", "host") if dr is not None else None
     for index in indexes:
-        destinations = _get(http, index, "route") or []
+        destinations = _list(http, index, "route")
         subsets: dict[Any, int] = {}
         total = 0
         for position, destination in enumerate(destinations):
             if not isinstance(destination, Mapping):
                 continue
-            subsets[_get(destination, "destination", "subset")] = position
+            subsets[str(_get(destination, "destination", "subset"))] = position
             total += destination.get("weight", 0) if isinstance(destination.get("weight", 0), int) else 0
             dest_host = _get(destination, "destination", "host")
             if host is not None and dest_host is not None and not _same_host(dest_host, host, vs.namespace):
@@ -401,10 +414,11 @@ def _routes(c: _Canary, vs: Item, dr: Item | None, istio_path: PathTuple) -> Ite
             )
 
 
-def _fqdn(host: str, namespace: str) -> str:
-    if "." in host or host.startswith("*"):
-        return host
-    return f"{host}.{namespace or 'default'}.svc.cluster.local"
+def _fqdn(host: Any, namespace: str) -> str:
+    name = str(host)
+    if "." in name or name.startswith("*"):
+        return name
+    return f"{name}.{namespace or 'default'}.svc.cluster.local"
 
 
 def _same_host(a: str, b: str, namespace: str) -> bool:
@@ -418,8 +432,8 @@ def _direct_mode(objects: ObjectSet) -> Iterator[Finding]:
     for item in objects.items:
         if _group(item.obj) != "networking.istio.io":
             continue
-        labels = _meta(item.obj).get("labels") or {}
-        annotations = _meta(item.obj).get("annotations") or {}
+        labels = _map(_meta(item.obj), "labels")
+        annotations = _map(_meta(item.obj), "annotations")
         if labels.get("istio.io/rev") != "tsb":
             found = labels.get("istio.io/rev")
             yield _finding(
@@ -475,7 +489,7 @@ def _tenancy_references(
         yield _finding(
             "GG203", item, (*path, TSB_ANNOTATION + "workspace"), f"no Workspace '{workspace}' in the set"
         )
-    elif (_meta(workspaces[0].obj).get("annotations") or {}).get(TSB_ANNOTATION + "tenant") != tenant:
+    elif (_map(_meta(workspaces[0].obj), "annotations")).get(TSB_ANNOTATION + "tenant") != tenant:
         yield _finding(
             "GG203",
             item,
@@ -493,7 +507,7 @@ def _tenancy_references(
         )
         return
     group = groups[0]
-    group_annotations = _meta(group.obj).get("annotations") or {}
+    group_annotations = _map(_meta(group.obj), "annotations")
     if group_annotations.get(TSB_ANNOTATION + "workspace") != workspace:
         yield _finding(
             "GG203",
@@ -509,7 +523,7 @@ def _tenancy_references(
             (*path, TSB_ANNOTATION + group_key),
             f"Group '{group_name}' is not in configMode DIRECT: TSB ignores direct-mode objects in it",
         )
-    names = _get(group.obj, "spec", "namespaceSelector", "names") or []
+    names = _list(group.obj, "spec", "namespaceSelector", "names")
     if item.namespace and not any(_selects(selector, item.namespace) for selector in names):
         yield _finding(
             "GG204",
@@ -543,10 +557,10 @@ def _analysis(objects: ObjectSet) -> Iterator[Finding]:
 
 
 def _analysis_blocks(rollout: Item) -> Iterator[tuple[PathTuple, Mapping[str, Any]]]:
-    canary = _get(rollout.obj, "spec", "strategy", "canary") or {}
+    canary = _map(rollout.obj, "spec", "strategy", "canary")
     if isinstance(canary.get("analysis"), Mapping):
         yield ("spec", "strategy", "canary", "analysis"), canary["analysis"]
-    for index, step in enumerate(canary.get("steps") or []):
+    for index, step in enumerate(_list(canary, "steps")):
         if isinstance(step, Mapping) and isinstance(step.get("analysis"), Mapping):
             yield ("spec", "strategy", "canary", "steps", index, "analysis"), step["analysis"]
 
@@ -564,11 +578,11 @@ def _template_references(objects: ObjectSet, rollout: Item) -> Iterator[Finding]
     )
     for path, block in _analysis_blocks(rollout):
         supplied = {
-            a.get("name"): (i, a) for i, a in enumerate(block.get("args") or []) if isinstance(a, Mapping)
+            str(a.get("name")): (i, a) for i, a in enumerate(_list(block, "args")) if isinstance(a, Mapping)
         }
-        for index, ref in enumerate(block.get("templates") or []):
+        for index, ref in enumerate(_list(block, "templates")):
             name = ref.get("templateName") if isinstance(ref, Mapping) else None
-            if not name:
+            if not isinstance(name, str) or not name:
                 continue
             kind = "ClusterAnalysisTemplate" if ref.get("clusterScope") else "AnalysisTemplate"
             found = (
@@ -584,12 +598,12 @@ def _template_references(objects: ObjectSet, rollout: Item) -> Iterator[Finding]
                     f"no {kind} '{name}'" + ("" if kind.startswith("Cluster") else f" in {_where(rollout)}"),
                 )
                 continue
-            for arg in _get(found[0].obj, "spec", "args") or []:
+            for arg in _list(found[0].obj, "spec", "args"):
                 if (
                     isinstance(arg, Mapping)
                     and "value" not in arg
                     and "valueFrom" not in arg
-                    and arg.get("name") not in supplied
+                    and str(arg.get("name")) not in supplied
                 ):
                     yield _finding(
                         "GG302",
@@ -633,8 +647,8 @@ def _service_name(rollout: Item, path: PathTuple, value: Any, canary_subset: Any
 
 
 def _template_metrics(template: Item) -> Iterator[Finding]:
-    declared = {a.get("name") for a in _get(template.obj, "spec", "args") or [] if isinstance(a, Mapping)}
-    for index, metric in enumerate(_get(template.obj, "spec", "metrics") or []):
+    declared = {str(a.get("name")) for a in _list(template.obj, "spec", "args") if isinstance(a, Mapping)}
+    for index, metric in enumerate(_list(template.obj, "spec", "metrics")):
         if not isinstance(metric, Mapping):
             continue
         path: PathTuple = ("spec", "metrics", index)
@@ -840,7 +854,7 @@ def _steps(objects: ObjectSet) -> Iterator[Finding]:
         canary = _get(rollout.obj, "spec", "strategy", "canary")
         if not isinstance(canary, Mapping):
             continue
-        steps = canary.get("steps") or []
+        steps = _list(canary, "steps")
         base: PathTuple = ("spec", "strategy", "canary", "steps")
         previous: int | None = None
         for index, step in enumerate(steps):
@@ -891,7 +905,7 @@ def _hazards(objects: ObjectSet) -> Iterator[Finding]:
         if _get(hpa.obj, "spec", "scaleTargetRef", "kind") == "Rollout"
     }
     for rollout in objects.of_kind("Rollout"):
-        if "replicas" in (rollout.obj.get("spec") or {}) and (rollout.namespace, rollout.name) in hpa_targets:
+        if "replicas" in _map(rollout.obj, "spec") and (rollout.namespace, rollout.name) in hpa_targets:
             yield _finding(
                 "GG501",
                 rollout,
@@ -967,7 +981,7 @@ def _owning_app(apps: Iterable[Item], item: Item) -> Item | None:
 
 
 def _ignore_differences(app: Item, item: Item, kind: str) -> Iterator[Finding]:
-    entries = [e for e in _get(app.obj, "spec", "ignoreDifferences") or [] if isinstance(e, Mapping)]
+    entries = [e for e in _list(app.obj, "spec", "ignoreDifferences") if isinstance(e, Mapping)]
     matching = [
         e
         for e in entries
@@ -975,8 +989,8 @@ def _ignore_differences(app: Item, item: Item, kind: str) -> Iterator[Finding]:
         and e.get("name") in (None, item.name)
         and e.get("group", "networking.istio.io") == "networking.istio.io"
     ]
-    jq = " ".join(str(x) for e in matching for x in e.get("jqPathExpressions") or [])
-    pointers = " ".join(str(x) for e in matching for x in e.get("jsonPointers") or [])
+    jq = " ".join(str(x) for e in matching for x in _list(e, "jqPathExpressions"))
+    pointers = " ".join(str(x) for e in matching for x in _list(e, "jsonPointers"))
     needed = []
     if kind == "VirtualService" and ".weight" not in jq and "/weight" not in pointers:
         needed.append("the route weights (jqPathExpressions: .spec.http[].route[].weight)")
@@ -994,7 +1008,7 @@ def _ignore_differences(app: Item, item: Item, kind: str) -> Iterator[Finding]:
             f"Argo Rollouts changes {' and '.join(needed)} of {kind} '{item.name}' "
             "during a rollout; without ignoreDifferences, self-heal reverts them mid-rollout",
         )
-    options = _get(app.obj, "spec", "syncPolicy", "syncOptions") or []
+    options = _list(app.obj, "spec", "syncPolicy", "syncOptions")
     if entries and "RespectIgnoreDifferences=true" not in options:
         yield _finding(
             "GG602",
@@ -1014,14 +1028,14 @@ def _istio(objects: ObjectSet) -> Iterator[Finding]:
         host = _get(dr.obj, "spec", "host")
         if isinstance(host, str):
             subsets[_fqdn(host, dr.namespace)].update(
-                str(s.get("name")) for s in _get(dr.obj, "spec", "subsets") or [] if isinstance(s, Mapping)
+                str(s.get("name")) for s in _list(dr.obj, "spec", "subsets") if isinstance(s, Mapping)
             )
     gateways = {(g.namespace, g.name) for g in objects.of_kind("Gateway")}
     claimed: dict[str, Item] = {}
     for vs in objects.of_kind("VirtualService"):
-        http = _get(vs.obj, "spec", "http") or []
+        http = _list(vs.obj, "spec", "http")
         for index, route in enumerate(http):
-            for position, destination in enumerate(_get(route, "route") or []):
+            for position, destination in enumerate(_list(route, "route")):
                 host, subset = (
                     _get(destination, "destination", "host"),
                     _get(destination, "destination", "subset"),
@@ -1037,7 +1051,7 @@ def _istio(objects: ObjectSet) -> Iterator[Finding]:
                         ("spec", "http", index, "route", position, "destination", "subset"),
                         f"subset '{subset}' of host '{host}' is not defined in any DestinationRule",
                     )
-        vs_gateways = _get(vs.obj, "spec", "gateways") or []
+        vs_gateways = _list(vs.obj, "spec", "gateways")
         for position, gateway in enumerate(vs_gateways):
             if gateway == "mesh" or not isinstance(gateway, str):
                 continue
@@ -1047,7 +1061,7 @@ def _istio(objects: ObjectSet) -> Iterator[Finding]:
                     "IST0101", vs, ("spec", "gateways", position), f"Gateway '{gateway}' is not defined"
                 )
         if not vs_gateways or "mesh" in vs_gateways:
-            for position, host in enumerate(_get(vs.obj, "spec", "hosts") or []):
+            for position, host in enumerate(_list(vs.obj, "spec", "hosts")):
                 key = _fqdn(str(host), vs.namespace)
                 first = claimed.setdefault(key, vs)
                 if first is not vs:
