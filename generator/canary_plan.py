@@ -143,6 +143,18 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
+def _scalar(value: Any) -> Any:
+    """A value as the plan keeps it: scalars as they are, anything else (a hand-edited file may hold a
+    list where a number belongs) as its text, so plans stay comparable and hashable."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _kind(obj: Mapping[str, Any]) -> tuple[str, str]:
     group = str(obj.get("apiVersion", "")).rpartition("/")[0]
     return group, str(obj.get("kind", ""))
@@ -172,11 +184,11 @@ def _show(value: Any, unset: str = "unset") -> str:
 def _step(raw: Any) -> Step:
     if isinstance(raw, Mapping) and len(raw) == 1:
         if "setWeight" in raw:
-            return Step("weight", raw["setWeight"])
+            return Step("weight", _scalar(raw["setWeight"]))
         if "pause" in raw:
             pause = raw["pause"]
             duration = pause.get("duration") if isinstance(pause, Mapping) else pause
-            return Step("pause", duration if duration not in ("", {}) else None)
+            return Step("pause", _scalar(duration) if duration not in ("", {}) else None)
     return Step("other", json.dumps(raw, sort_keys=True, separators=(",", ":")))
 
 
@@ -217,12 +229,12 @@ def _metric(raw: Mapping[str, Any]) -> Metric:
     points = _MIN_POINTS.search(condition or "")
     return Metric(
         name=str(raw.get("name", "?")),
-        interval=raw.get("interval"),
-        window=settings.get("interval") if provider_name == "skywalking" else None,
-        failure_limit=raw.get("failureLimit"),
+        interval=_scalar(raw.get("interval")),
+        window=_scalar(settings.get("interval")) if provider_name == "skywalking" else None,
+        failure_limit=_scalar(raw.get("failureLimit")),
         condition=condition,
-        address=settings.get("address"),
-        query=settings.get("query"),
+        address=_scalar(settings.get("address")),
+        query=_scalar(settings.get("query")),
         provider=provider_name,
         alias=alias,
         minimum=_bound(condition or "", (">=", ">"), scaled),
@@ -237,7 +249,7 @@ def _templates(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str | No
     for obj in objects:
         group, kind = _kind(obj)
         if group == "argoproj.io" and kind in TEMPLATE_KINDS:
-            namespace = _get(obj, "metadata", "namespace") if kind == "AnalysisTemplate" else None
+            namespace = _scalar(_get(obj, "metadata", "namespace")) if kind == "AnalysisTemplate" else None
             found[(kind, namespace, str(_get(obj, "metadata", "name")))] = obj
     return found
 
@@ -250,7 +262,7 @@ def _analysis(
     names: list[str] = []
     metrics: list[Metric] = []
     missing: list[str] = []
-    for ref in raw.get("templates") or []:
+    for ref in _items(raw.get("templates")):
         if not isinstance(ref, Mapping):
             continue
         name = str(ref.get("templateName", "?"))
@@ -261,7 +273,7 @@ def _analysis(
         if template is None:
             missing.append(names[-1])
             continue
-        for metric in _get(template, "spec", "metrics") or []:
+        for metric in _items(_get(template, "spec", "metrics")):
             if isinstance(metric, Mapping):
                 metrics.append(_metric(metric))
     starting = raw.get("startingStep")
@@ -289,9 +301,9 @@ def plans(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Plan]:
             namespace=namespace,
             service=service,
             rollout=rollout,
-            replicas=_get(obj, "spec", "replicas"),
+            replicas=_scalar(_get(obj, "spec", "replicas")),
             scale_down=None if scale_down is None else str(scale_down),
-            steps=tuple(_step(s) for s in canary.get("steps") or []),
+            steps=tuple(_step(s) for s in _items(canary.get("steps"))),
             analysis=_analysis(canary.get("analysis"), namespace, templates),
         )
     return found
