@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import rules
-from .errors import Finding
+from .errors import Finding, InputError, Location, Problem
 from .render import Manifest, Rendered
 from .tree import INDEX_NAME
 from .validate import LoadedObject, Validator, load_manifests, make_validator
@@ -105,6 +105,15 @@ def check_render(rendered: Rendered, validator: Validator, display_root: str) ->
 def check_paths(paths: Sequence[Path], validator: Validator) -> CheckResult:
     """Validate hand-written or rendered files and folders (schemas, then the rules of each set)."""
     objects = load_manifests(paths)
+    if not objects:  # a wrong folder must not pass as "0 objects, no errors"
+        raise InputError(
+            [
+                Problem(
+                    Location(str(p)), "no Kubernetes objects found", "give YAML files or folders holding them"
+                )
+                for p in paths
+            ]
+        )
     findings = list(validator.validate_objects(objects))
     for items, exists in _sets(paths, objects):
         findings.extend(rules.check(items, exists))

@@ -132,3 +132,10 @@ def test_yaml_error_in_a_validated_file_exits_2(tmp_path: Path) -> None:
     code, _, stderr = run("validate", str(bad))
     assert code == 2
     assert f"{bad}:2:1: YAML syntax error" in stderr
+
+
+def test_a_folder_without_manifests_is_not_a_pass(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no yaml here\n")
+    code, _, stderr = run("validate", str(tmp_path))
+    assert code == 2
+    assert f"{tmp_path}: no Kubernetes objects found" in stderr
