@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
+import random
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +60,40 @@ def golden(request: pytest.FixtureRequest) -> Callable[[Path, str], None]:
             pytest.fail(f"{path} differs; run `make golden` if intended:\n{diff}")
 
     return check
+
+
+WRONG_TYPES: list[Any] = [None, 1, "x", [], {}, [1], {"a": 1}, True, -5, "10 minutes", [{"x": 1}]]
+
+
+def _field_paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            found += _field_paths(value, (*prefix, key))
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj):
+            found += _field_paths(value, (*prefix, index))
+    return found
+
+
+@pytest.fixture
+def type_swaps() -> Callable[..., Iterator[list[dict[str, Any]]]]:
+    """`type_swaps(objects, rounds, pick=None)`: copies of `objects` with 1-3 fields (of the objects `pick`
+    chooses) replaced by a value of another type each round; seeded, so a failure reproduces."""
+
+    def swaps(
+        objects: Sequence[dict[str, Any]], rounds: int, pick: Callable[[dict[str, Any]], bool] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        rng = random.Random(20261125)
+        candidates = [i for i, o in enumerate(objects) if pick is None or pick(o)]
+        for _ in range(rounds):
+            mutated = copy.deepcopy(list(objects))
+            for _ in range(rng.randint(1, 3)):
+                target: Any = mutated[rng.choice(candidates)]
+                path = rng.choice([p for p in _field_paths(target) if p])
+                for part in path[:-1]:
+                    target = target[part]
+                target[path[-1]] = copy.deepcopy(rng.choice(WRONG_TYPES))
+            yield mutated
+
+    return swaps
