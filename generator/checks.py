@@ -16,7 +16,7 @@ from pathlib import Path
 from . import rules
 from .errors import Finding, InputError, Location, Problem
 from .render import Manifest, Rendered
-from .tree import INDEX_NAME
+from .tree import index_file, read_index
 from .validate import LoadedObject, Validator, load_manifests, make_validator
 from .yamlio import LazyNode
 
@@ -132,27 +132,48 @@ def _repo_root(path: Path) -> Path:
 def _sets(
     paths: Sequence[Path], objects: Sequence[LoadedObject]
 ) -> list[tuple[list[rules.Item], Callable[[str], bool]]]:
-    output_roots = [p.resolve() for p in paths if p.is_dir() and (p / INDEX_NAME).is_file()]
+    output_roots = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
     given = [p.resolve() for p in paths]
     roots: dict[Path, Path] = {}  # the path given -> its repository root, looked up once
     groups: dict[tuple[Path, str], list[rules.Item]] = defaultdict(list)
+    exists: dict[tuple[Path, str], Callable[[str], bool]] = {}
     for loaded in objects:
         file = Path(loaded.path).resolve()
         out = next((r for r in output_roots if file.is_relative_to(r)), None)
+        if out is not None:
+            # A gitops-gen tree: its index says where each environment sits in the GitOps repo, so
+            # Application paths resolve whatever folder the tree was rendered or checked out into.
+            relative = file.relative_to(out).as_posix()
+            env = relative.split("/")[0]
+            repo_root = output_roots[out].repo_paths.get(env)
+            if repo_root is not None:
+                groups[(out, env)].append(rules.Item(loaded, posixpath.join(repo_root, relative)))
+                exists.setdefault((out, env), _exists_in_tree(out, repo_root))
+                continue
         base = out or next((p for p in given if file.is_relative_to(p)), file)
         if base not in roots:
             roots[base] = _repo_root(base)
         root = roots[base]
         env = file.relative_to(out).parts[0] if out is not None else ""
         repo_path = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
-        groups[(root, env if out is not None else "")].append(rules.Item(loaded, repo_path))
-    return [
-        (items, _exists_under(root)) for (root, _), items in sorted(groups.items(), key=lambda kv: str(kv[0]))
-    ]
+        groups[(root, env)].append(rules.Item(loaded, repo_path))
+        exists.setdefault((root, env), _exists_under(root))
+    return [(items, exists[key]) for key, items in sorted(groups.items(), key=lambda kv: str(kv[0]))]
 
 
 def _exists_under(root: Path) -> Callable[[str], bool]:
     return lambda path: (root / path).exists()
+
+
+def _exists_in_tree(out: Path, repo_root: str) -> Callable[[str], bool]:
+    """Whether a GitOps-repo path names a file or folder of the tree at `out`, which sits at `repo_root`."""
+    prefix = repo_root.strip("/") + "/"
+
+    def exists(path: str) -> bool:
+        path = path.strip("/")
+        return path == prefix[:-1] or (path.startswith(prefix) and (out / path[len(prefix) :]).exists())
+
+    return exists
 
 
 def validator_for(name: str) -> Validator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -123,9 +124,10 @@ def render(
     if check:
         click.echo(plan.unified_diff(), nl=False)
         if plan.has_changes:
+            command = _render_command(config_dir, out_dir, envs, services)
             raise Findings(
                 f"{out} is out of date: {len(plan.added)} added, {len(plan.changed)} changed, "
-                f"{len(plan.removed)} removed (run `gitops-gen render` to update it)"
+                f"{len(plan.removed)} removed (run `{command}` to update it)"
             )
         click.echo(f"{out} is up to date ({len(plan.unchanged)} files)", err=True)
         return
@@ -135,6 +137,22 @@ def render(
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged",
         err=True,
     )
+
+
+def _render_command(
+    config_dir: Path, out_dir: Path | None, envs: tuple[str, ...], services: tuple[str, ...]
+) -> str:
+    """The `render` that brings the tree up to date, with the options of the check that failed."""
+    argv = ["gitops-gen", "render"]
+    if config_dir != Path("."):
+        argv += ["--config", str(config_dir)]
+    if out_dir is not None:
+        argv += ["--out", str(out_dir)]
+    for env in envs:
+        argv += ["--env", env]
+    for service in services:
+        argv += ["--service", service]
+    return shlex.join(argv)
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Location
-from .spec import SourceFile
+from .spec import SourceFile, schema_file
 from .yamlio import PathTuple, format_field, has_path, position
 
 
@@ -110,10 +110,11 @@ def service_layers(env: SourceFile, spec: SourceFile, name: str) -> list[Layer]:
         tsb = {k: v for k, v in env_data["tsb"].items() if k != "tenancyNamespace"}
         layers.append(Layer(env, {"tsb": tsb}))
     if "argocd" in env_data:
-        argocd = {k: v for k, v in env_data["argocd"].items() if k != "namespace"}
+        # Where Argo CD itself runs is the environment's business, not an Application's.
+        argocd = {k: v for k, v in env_data["argocd"].items() if k not in ("namespace", "hubServer")}
         layers.append(Layer(env, {"argocd": argocd}))
     gitops = env_data.get("gitops", {})
-    repo = {k: gitops[k] for k in ("repoURL", "targetRevision") if k in gitops}
+    repo = {k: gitops[k] for k in ("repoURL",) if k in gitops}
     if repo:
         layers.append(Layer(env, {"argocd": repo}, prefix=("gitops",), strip=1))
     if isinstance(env_data.get("defaults"), Mapping):
@@ -126,29 +127,36 @@ def service_layers(env: SourceFile, spec: SourceFile, name: str) -> list[Layer]:
 
 
 def apply_defaults(schema: Mapping[str, Any], data: Any, root: Mapping[str, Any] | None = None) -> Any:
-    """Fill in the schema's `default`s inside the objects present in `data` (never creates an object the
-    user left out, so `analysis.interval` gets its default only when there is an `analysis`)."""
+    """Fill in the schema's `default`s inside the objects present in `data`. An object the user left out
+    is created only where the schema gives it a default itself (`argocd: {default: {}}`), so
+    `analysis.interval` gets its default only when there is an `analysis`."""
     root = root if root is not None else schema
-    schema = _resolve(schema, root)
+    schema, root = _resolve(schema, root)
     if isinstance(data, dict):
         for key, sub in schema.get("properties", {}).items():
-            sub = _resolve(sub, root)
+            sub, sub_root = _resolve(sub, root)
             if key not in data and "default" in sub:
                 data[key] = copy.deepcopy(sub["default"])
-            elif key in data:
-                apply_defaults(sub, data[key], root)
+            if key in data:
+                apply_defaults(sub, data[key], sub_root)
     elif isinstance(data, list) and isinstance(schema.get("items"), Mapping):
         for item in data:
             apply_defaults(schema["items"], item, root)
     return data
 
 
-def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Follow local `$ref`s (`#/$defs/...`); other keywords beside the `$ref` are kept."""
-    while isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/"):
+def _resolve(
+    schema: Mapping[str, Any], root: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """Follow `$ref`s, local (`#/$defs/...`) or into another spec schema (`service.schema.json#/...`);
+    other keywords beside the `$ref` are kept. Returns the schema and the document it is in."""
+    while isinstance(schema.get("$ref"), str):
+        document, _, pointer = schema["$ref"].partition("#")
+        if document:
+            root = schema_file(document)
         target: Any = root
-        for part in schema["$ref"][2:].split("/"):
+        for part in pointer.lstrip("/").split("/") if pointer.strip("/") else ():
             target = target[part]
         rest = {k: v for k, v in schema.items() if k != "$ref"}
         schema = {**target, **rest}
-    return schema
+    return schema, root

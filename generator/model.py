@@ -6,6 +6,7 @@ inside the steps, a gateway that exists, ...), each pointing at the layer the ba
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -90,14 +91,27 @@ class Ingress:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """Argo CD `syncPolicy.retry`."""
+
+    limit: int
+    backoff_duration: str
+    backoff_factor: int
+    backoff_max: str
+
+
+@dataclass(frozen=True)
 class ArgoApp:
     project: str
     repo_url: str
     target_revision: str
-    server: str
+    server: str  # where the workloads go; the Application objects themselves live on the hub
     automated: bool
     prune: bool
     self_heal: bool
+    retry: Retry
+    finalizer: bool
+    respect_ignore_differences: bool
 
 
 @dataclass(frozen=True)
@@ -140,13 +154,14 @@ class Environment:
     cluster: str
     repo_url: str
     branch: str
-    target_revision: str
     path: str
     argocd_namespace: str
+    hub_server: str  # the cluster Argo CD runs in: the root Application's destination
     argocd: ArgoApp
     skywalking_address: str
     tenancy_namespace: str | None
     gateways: tuple[Gateway, ...]
+    namespace_labels: Mapping[str, str] | None  # None: namespaces are created by someone else
     source: str
 
 
@@ -164,21 +179,27 @@ def _tenancy(values: Mapping[str, Any]) -> Tenancy:
     )
 
 
-def _argo_app(values: Mapping[str, Any]) -> ArgoApp:
+def _argo_app(values: Mapping[str, Any], target_revision: str) -> ArgoApp:
+    """An Application's settings; the schema defaults are filled in already."""
     policy = values.get("syncPolicy", {})
+    retry = values["retry"]
+    backoff = retry["backoff"]
     return ArgoApp(
-        project=values.get("project", "default"),
+        project=values["project"],
         repo_url=values.get("repoURL", ""),
-        target_revision=values.get("targetRevision", "HEAD"),
-        server=values.get("server", "https://kubernetes.default.svc"),
-        automated=policy.get("automated", True),
-        prune=policy.get("prune", True),
-        self_heal=policy.get("selfHeal", True),
+        target_revision=target_revision,
+        server=values["server"],
+        automated=policy["automated"],
+        prune=policy["prune"],
+        self_heal=policy["selfHeal"],
+        retry=Retry(retry["limit"], backoff["duration"], backoff["factor"], backoff["maxDuration"]),
+        finalizer=values["finalizer"],
+        respect_ignore_differences=values["respectIgnoreDifferences"],
     )
 
 
 def resolve_environment(name: str, source: SourceFile) -> Environment:
-    data = apply_defaults(schema_file("environment.schema.json"), dict(source.data))
+    data = apply_defaults(schema_file("environment.schema.json"), copy.deepcopy(source.data))
     problems: list[Problem] = []
     tsb = data.get("tsb", {})
     gateways = []
@@ -222,23 +243,32 @@ def resolve_environment(name: str, source: SourceFile) -> Environment:
                 )
             )
         seen.setdefault(gateway.name, index)
-    raise_if_any(problems)
     gitops = data["gitops"]
-    argocd = data.get("argocd", {})
+    if gitops.get("targetRevision", gitops["branch"]) != gitops["branch"]:
+        problems.append(
+            Problem(
+                source.locate(("gitops", "targetRevision")),
+                f"targetRevision {gitops['targetRevision']!r} is not the branch {gitops['branch']!r}: "
+                "Argo CD would sync another revision than the one `publish` commits to",
+                "remove targetRevision: Applications follow gitops.branch",
+            )
+        )
+    raise_if_any(problems)
+    argocd = data["argocd"]
+    namespaces = data["namespaces"]
     return Environment(
         name=name,
         cluster=data["cluster"],
         repo_url=gitops["repoURL"],
         branch=gitops["branch"],
-        target_revision=gitops["targetRevision"],
         path=gitops["path"],
-        argocd_namespace=argocd.get("namespace", "argocd"),
-        argocd=_argo_app(
-            {**argocd, "repoURL": gitops["repoURL"], "targetRevision": gitops["targetRevision"]}
-        ),
+        argocd_namespace=argocd["namespace"],
+        hub_server=argocd["hubServer"],
+        argocd=_argo_app({**argocd, "repoURL": gitops["repoURL"]}, gitops["branch"]),
         skywalking_address=data["skywalking"]["address"],
         tenancy_namespace=tsb.get("tenancyNamespace"),
         gateways=tuple(gateways),
+        namespace_labels=dict(namespaces["labels"]) if namespaces["create"] else None,
         source=source.display,
     )
 
@@ -299,7 +329,7 @@ class _ServiceResolver:
                     f"set tsb.{key} in the environment ({self.env.source}) or the spec",
                 )
         ingress = self._ingress(tenancy) if "ingress" in data else None
-        argocd = _argo_app(data.get("argocd", {}))
+        argocd = _argo_app(data["argocd"], self.env.branch)
         if not argocd.repo_url:
             self.problem(("argocd", "repoURL"), "no GitOps repoURL", "set gitops.repoURL in the environment")
         return Service(

@@ -45,7 +45,17 @@ from .pr_body import BodyInput, render_body
 from .render import Manifest, Rendered, render_environments
 from .report import format_findings, summary
 from .spec import ENVIRONMENTS_DIR, environment_names, load_environment, select
-from .tree import INDEX_NAME, Scope, TreeError, TreePlan, apply_plan, path_owner, plan_tree, read_index
+from .tree import (
+    INDEX_NAME,
+    LEGACY_INDEX_NAME,
+    Scope,
+    TreeError,
+    TreePlan,
+    apply_plan,
+    path_owner,
+    plan_tree,
+    read_index,
+)
 from .yamlio import parse_documents
 
 PR_PREFIX = "gitops-gen/"
@@ -212,7 +222,8 @@ def _repo_path(path: str, relative: str) -> str:
 
 def refuse_dirty_owned(work: Work, path: str) -> None:
     """Uncommitted changes to a file gitops-gen owns would be overwritten and committed: refuse."""
-    owned = {_repo_path(path, p) for p in read_index(work.root / path)} | {_repo_path(path, INDEX_NAME)}
+    bookkeeping = (INDEX_NAME, LEGACY_INDEX_NAME)
+    owned = {_repo_path(path, p) for p in (*read_index(work.root / path).owned, *bookkeeping)}
     dirty = [entry for entry in gitops.status(work.git, path) if entry.path in owned]
     if dirty:
         raise GeneratorError(
@@ -229,7 +240,7 @@ def refuse_dirty_owned(work: Work, path: str) -> None:
 
 def _stage_list(work: Work, path: str, plan: TreePlan) -> list[str]:
     """Exactly the files this publish owns, wrote or deleted, as repository paths git knows or can add."""
-    wanted = {_repo_path(path, p) for p in (*plan.owned, *plan.removed, INDEX_NAME)}
+    wanted = {_repo_path(path, p) for p in (*plan.owned, *plan.removed, INDEX_NAME, LEGACY_INDEX_NAME)}
     known = gitops.tracked(work.git, path)
     return sorted(p for p in wanted if p in known or (work.root / p).is_file())
 

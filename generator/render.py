@@ -24,6 +24,7 @@ import jinja2
 from .errors import Findings, GeneratorError, InputError, Location, Problem, ToolError, raise_if_any
 from .model import (
     ROLLOUTS_ANNOTATION_MANAGED_BY,
+    ArgoApp,
     Environment,
     Gateway,
     Service,
@@ -37,7 +38,18 @@ from .spec import ENVIRONMENTS_DIR, SERVICES_DIR, environment_names, load_enviro
 from .yamlio import dump_manifest, parse_documents
 
 DIRECT_MODE_LABELS = {"istio.io/rev": "tsb"}
-SYNC_OPTIONS = ("ApplyOutOfSyncOnly=true", "RespectIgnoreDifferences=true")
+# Only what is out of sync is applied: a VirtualService whose only difference is the weights Argo Rollouts
+# set (ignored, see `ignore_differences`) is left alone when another object of the Application syncs.
+SYNC_OPTIONS = ("ApplyOutOfSyncOnly=true",)
+RESPECT_IGNORE_DIFFERENCES = "RespectIgnoreDifferences=true"
+# Deleting an Application with this finalizer deletes the resources it deployed (Argo CD's
+# "foreground" cascade, docs/operator-manual/declarative-setup.md): a service removed from the config
+# takes its Rollout and mesh objects with it instead of leaving them running unmanaged.
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+# Argo CD neither prunes nor, when its Application is deleted, deletes an object with this annotation
+# (user-guide/sync-options.md, "No Prune Resources" and "No Resource Deletion"): a namespace outlives the
+# last service gitops-gen renders into it, and keeps whatever else runs there.
+KEEP_NAMESPACE = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
 MANAGED_BY = {"app.kubernetes.io/managed-by": "gitops-gen"}
 
 
@@ -143,11 +155,25 @@ class _AppSpec:
     automated: bool
     prune: bool
     self_heal: bool
+    retry: dict[str, Any]
+    finalizers: list[str] = field(default_factory=list)
     sync_options: list[str] = field(default_factory=lambda: list(SYNC_OPTIONS))
     ignore_differences: list[dict[str, Any]] = field(default_factory=list)
     recurse: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+
+
+def _retry(argo: ArgoApp) -> dict[str, Any]:
+    retry = argo.retry
+    return {
+        "limit": retry.limit,
+        "backoff": {
+            "duration": retry.backoff_duration,
+            "factor": retry.backoff_factor,
+            "maxDuration": retry.backoff_max,
+        },
+    }
 
 
 def service_dir(service: Service) -> str:
@@ -268,6 +294,9 @@ def ignore_differences(service: Service) -> list[dict[str, Any]]:
 
 def _service_app(service: Service, env: Environment) -> _AppSpec:
     argo = service.argocd
+    sync_options = list(SYNC_OPTIONS)
+    if service.canary is not None and argo.respect_ignore_differences:
+        sync_options.append(RESPECT_IGNORE_DIFFERENCES)
     return _AppSpec(
         name=f"{env.name}-{service.name}",
         namespace=env.argocd_namespace,
@@ -280,6 +309,9 @@ def _service_app(service: Service, env: Environment) -> _AppSpec:
         automated=argo.automated,
         prune=argo.prune,
         self_heal=argo.self_heal,
+        retry=_retry(argo),
+        finalizers=[RESOURCES_FINALIZER] if argo.finalizer else [],
+        sync_options=sync_options,
         ignore_differences=ignore_differences(service),
         labels={**MANAGED_BY, "gitops-gen/environment": env.name},
     )
@@ -305,91 +337,124 @@ def _application(app: _AppSpec, env: Environment, service: str | None, source: s
 
 @dataclass
 class _Scope:
-    """A tenancy object and the `cluster/namespace` names it selects."""
+    """A tenancy object: its name, annotations, the `cluster/namespace` names it selects (across every
+    environment that shares it) and the namespaces it covers in each environment."""
 
     name: str
     annotations: dict[str, str]
-    namespaces: set[str] = field(default_factory=set)
+    selector: set[str] = field(default_factory=set)
+    namespaces: dict[str, set[str]] = field(default_factory=dict)  # environment -> namespaces
+
+    def add(self, env: Environment, namespace: str) -> None:
+        self.selector.add(f"{env.cluster}/{namespace}")
+        self.namespaces.setdefault(env.name, set()).add(namespace)
 
 
-def render_tenancy(env: Environment, services: Sequence[Service]) -> list[Manifest]:
-    """Tenant, Workspace and DIRECT-mode Groups for everything the environment's services and gateways use."""
-    tenants: dict[str, _Scope] = {}
-    workspaces: dict[str, _Scope] = {}
-    groups: dict[tuple[str, str], _Scope] = {}
+@dataclass
+class Tenancy:
+    """The TSB tenancy objects of every environment, keyed by their identity on the management plane.
 
-    def add(tenancy: Any, namespace: str, group_kinds: Iterable[tuple[str, str | None]]) -> None:
-        org = {"tsb.tetrate.io/organization": tenancy.organization}
-        tenants.setdefault(tenancy.tenant, _Scope(tenancy.tenant, org))
-        workspace = workspaces.setdefault(
-            tenancy.workspace, _Scope(tenancy.workspace, {**org, "tsb.tetrate.io/tenant": tenancy.tenant})
+    Environments that share an organization, tenant, workspace or group share one TSB object: TSB's
+    GitOps relay forwards each cluster's copy to the one management plane, where differing copies would
+    overwrite each other. So each is rendered identically in every environment that uses it, selecting
+    the `cluster/namespace` of all of them.
+    """
+
+    tenants: dict[tuple[str, str], _Scope] = field(default_factory=dict)
+    workspaces: dict[tuple[str, str, str], _Scope] = field(default_factory=dict)
+    groups: dict[tuple[str, str, str, str, str], _Scope] = field(default_factory=dict)
+
+    def add_environment(self, env: Environment, services: Sequence[Service]) -> None:
+        for service in services:
+            t = service.tenancy
+            kinds = [("traffic", t.traffic_group), ("security", t.security_group)]
+            if service.ingress is not None:
+                kinds.append(("gateway", t.gateway_group))
+            self._add(env, t, service.namespace, kinds)
+        for gateway in env.gateways:
+            t = gateway.tenancy
+            self._add(
+                env, t, gateway.namespace, [("gateway", t.gateway_group), ("security", t.security_group)]
+            )
+
+    def _add(
+        self, env: Environment, t: Any, namespace: str, group_kinds: Iterable[tuple[str, str | None]]
+    ) -> None:
+        org = {"tsb.tetrate.io/organization": t.organization}
+        tenant = self.tenants.setdefault((t.organization, t.tenant), _Scope(t.tenant, org))
+        tenant.add(env, namespace)
+        workspace = self.workspaces.setdefault(
+            (t.organization, t.tenant, t.workspace),
+            _Scope(t.workspace, {**org, "tsb.tetrate.io/tenant": t.tenant}),
         )
-        workspace.namespaces.add(namespace)
+        workspace.add(env, namespace)
         for kind, name in group_kinds:
             if name:
-                annotations = {**workspace.annotations, "tsb.tetrate.io/workspace": tenancy.workspace}
-                groups.setdefault((kind, name), _Scope(name, annotations)).namespaces.add(namespace)
+                annotations = {**workspace.annotations, "tsb.tetrate.io/workspace": t.workspace}
+                key = (t.organization, t.tenant, t.workspace, kind, name)
+                self.groups.setdefault(key, _Scope(name, annotations)).add(env, namespace)
 
-    for service in services:
-        t = service.tenancy
-        kinds = [("traffic", t.traffic_group), ("security", t.security_group)]
-        if service.ingress is not None:
-            kinds.append(("gateway", t.gateway_group))
-        add(t, service.namespace, kinds)
-    for gateway in env.gateways:
-        t = gateway.tenancy
-        add(t, gateway.namespace, [("gateway", t.gateway_group), ("security", t.security_group)])
 
+def render_tenancy(env: Environment, tenancy: Tenancy) -> list[Manifest]:
+    """Tenant, Workspace and DIRECT-mode Groups for everything the environment's services and gateways use."""
+    tenants = sorted((s for s in tenancy.tenants.values() if env.name in s.namespaces), key=_by_name)
+    workspaces = sorted((s for s in tenancy.workspaces.values() if env.name in s.namespaces), key=_by_name)
+    groups = sorted(
+        ((key[3], s) for key, s in tenancy.groups.items() if env.name in s.namespaces),
+        key=lambda kv: (kv[0], kv[1].name, sorted(kv[1].annotations.items())),
+    )
+    if not tenants:
+        return []
     namespace = _tenancy_namespace(env, workspaces)
     folder = f"{env.name}/tsb"
     origin = Origin(env.name, None, env.source, env.path)
     manifests = []
-    for name, scope in sorted(tenants.items()):
+    for scope in tenants:
         tenant = {
-            "name": name,
+            "name": scope.name,
             "namespace": namespace,
             "annotations": scope.annotations,
-            "display_name": name,
+            "display_name": scope.name,
         }
         manifests.append(
             _render(
                 "tenant.yaml.j2",
-                ("tsb.tetrate.io/v2", "Tenant", name),
-                f"{folder}/tenant-{name}.yaml",
+                ("tsb.tetrate.io/v2", "Tenant", scope.name),
+                f"{folder}/tenant-{scope.name}.yaml",
                 origin,
                 tenant=tenant,
             )
         )
-    for name, scope in sorted(workspaces.items()):
+    for scope in workspaces:
         workspace = {
-            "name": name,
+            "name": scope.name,
             "namespace": namespace,
             "annotations": scope.annotations,
-            "selector": _selector(env, scope),
+            "selector": sorted(scope.selector),
         }
         manifests.append(
             _render(
                 "workspace.yaml.j2",
-                ("tsb.tetrate.io/v2", "Workspace", name),
-                f"{folder}/workspace-{name}.yaml",
+                ("tsb.tetrate.io/v2", "Workspace", scope.name),
+                f"{folder}/workspace-{scope.name}.yaml",
                 origin,
                 workspace=workspace,
             )
         )
-    for (kind, name), scope in sorted(groups.items()):
+    for kind, scope in groups:
         group = {
             "api_version": f"{kind}.tsb.tetrate.io/v2",
-            "name": name,
+            "name": scope.name,
             "namespace": namespace,
             "annotations": scope.annotations,
-            "display_name": f"{name}-group",  # the tsb-gitops-demo's convention
-            "selector": _selector(env, scope),
+            "display_name": f"{scope.name}-group",  # the tsb-gitops-demo's convention
+            "selector": sorted(scope.selector),
         }
         manifests.append(
             _render(
                 "group.yaml.j2",
-                (f"{kind}.tsb.tetrate.io/v2", "Group", name),
-                f"{folder}/{kind}group-{name}.yaml",
+                (f"{kind}.tsb.tetrate.io/v2", "Group", scope.name),
+                f"{folder}/{kind}group-{scope.name}.yaml",
                 origin,
                 group=group,
             )
@@ -397,14 +462,14 @@ def render_tenancy(env: Environment, services: Sequence[Service]) -> list[Manife
     return manifests
 
 
-def _selector(env: Environment, scope: _Scope) -> list[str]:
-    return [f"{env.cluster}/{namespace}" for namespace in sorted(scope.namespaces)]
+def _by_name(scope: _Scope) -> tuple[str, list[tuple[str, str]]]:
+    return (scope.name, sorted(scope.annotations.items()))
 
 
-def _tenancy_namespace(env: Environment, workspaces: Mapping[str, _Scope]) -> str:
+def _tenancy_namespace(env: Environment, workspaces: Sequence[_Scope]) -> str:
     if env.tenancy_namespace:
         return env.tenancy_namespace
-    namespaces = {ns for scope in workspaces.values() for ns in scope.namespaces}
+    namespaces = {ns for scope in workspaces for ns in scope.namespaces.get(env.name, ())}
     if len(namespaces) == 1:
         return next(iter(namespaces))
     raise InputError(
@@ -440,14 +505,41 @@ def render_gateway(gateway: Gateway, env: Environment) -> list[Manifest]:
     ]
 
 
-def render_environment_apps(
-    env: Environment, has_gateways: bool, tenancy_namespace: str | None
-) -> list[Manifest]:
-    """The root app-of-apps, and the Applications for the TSB tenancy objects and the gateways.
+def render_namespaces(env: Environment, namespaces: Iterable[str]) -> list[Manifest]:
+    """A Namespace for each namespace the environment uses: nothing else creates them, and the first sync
+    of every Application would fail without them. Never pruned nor deleted (KEEP_NAMESPACE)."""
+    if env.namespace_labels is None:
+        return []
+    origin = Origin(env.name, None, env.source, env.path)
+    return [
+        _render(
+            "namespace.yaml.j2",
+            ("v1", "Namespace", name),
+            f"{env.name}/namespaces/{name}.yaml",
+            origin,
+            name=name,
+            labels=dict(env.namespace_labels),
+            annotations=KEEP_NAMESPACE,
+        )
+        for name in sorted(set(namespaces))
+    ]
 
-    Sync waves put tenancy first: TSB rejects direct-mode objects whose Group does not exist yet.
+
+def render_environment_apps(
+    env: Environment, has_gateways: bool, tenancy_namespace: str | None, has_namespaces: bool
+) -> list[Manifest]:
+    """The root app-of-apps, and the Applications of the namespaces, the TSB tenancy objects and the
+    gateways.
+
+    No sync waves: Argo CD has had no health check for `argoproj.io/Application` since 1.8, so a wave on a
+    child Application orders only when the Application object is created, not when its sync is done. Each
+    child retries instead (`syncPolicy.retry`): a direct-mode object that TSB rejects while its Group does
+    not exist yet, or an object whose namespace is not there yet, succeeds on a later attempt.
     """
     argo = env.argocd
+    labels = {**MANAGED_BY, "gitops-gen/environment": env.name}
+    # The root syncs the child Application objects into Argo CD's own namespace, on the cluster Argo CD
+    # runs in (the hub); the children deploy to the environment's cluster (`argocd.server`).
     root = _AppSpec(
         name=f"{env.name}-root",
         namespace=env.argocd_namespace,
@@ -455,33 +547,42 @@ def render_environment_apps(
         repo_url=argo.repo_url,
         target_revision=argo.target_revision,
         path=posixpath.join(env.path, env.name, "argocd", "apps"),
-        server=argo.server,
+        server=env.hub_server,
         destination_namespace=env.argocd_namespace,
         automated=argo.automated,
         prune=argo.prune,
         self_heal=argo.self_heal,
-        labels={**MANAGED_BY, "gitops-gen/environment": env.name},
+        retry=_retry(argo),
+        labels=labels,
     )
+    child = replace(root, server=argo.server, finalizers=[RESOURCES_FINALIZER] if argo.finalizer else [])
     apps = [root]
+    if has_namespaces:
+        apps.append(
+            replace(
+                child,
+                name=f"{env.name}-namespaces",
+                path=posixpath.join(env.path, env.name, "namespaces"),
+                destination_namespace=None,
+            )
+        )
     if tenancy_namespace is not None:
         apps.append(
             replace(
-                root,
+                child,
                 name=f"{env.name}-tsb",
                 path=posixpath.join(env.path, env.name, "tsb"),
                 destination_namespace=tenancy_namespace,
-                annotations={"argocd.argoproj.io/sync-wave": "-2"},
             )
         )
     if has_gateways:
         apps.append(
             replace(
-                root,
+                child,
                 name=f"{env.name}-gateways",
                 path=posixpath.join(env.path, env.name, "gateways"),
                 destination_namespace=None,
                 recurse=True,
-                annotations={"argocd.argoproj.io/sync-wave": "-1"},
             )
         )
     return [_application(app, env, None, env.source) for app in apps]
@@ -546,19 +647,39 @@ def render_environments(config_dir: Path, envs: Iterable[str] = (), services: It
                 )
             ]
         )
-    manifests: list[Manifest] = []
-    for env_name in env_names:
+    # Every environment is resolved, the selected ones are rendered: TSB tenancy objects are shared by the
+    # environments that name them, and a namespace of one cluster is created by one environment only.
+    resolved: dict[str, tuple[Environment, list[Service]]] = {}
+    for env_name in environment_names(config_dir):
         try:
-            manifests.extend(_render_environment(env_name, config_dir, specs))
+            resolved[env_name] = _resolve_environment(env_name, config_dir, specs)
         except InputError as exc:
             problems.extend(exc.problems)
     raise_if_any(problems)
-    _check_unique(manifests)
+    tenancy = Tenancy()
+    namespace_owners: dict[tuple[str, str], str] = {}  # (cluster, namespace) -> the environment creating it
+    for env, env_services in resolved.values():
+        tenancy.add_environment(env, env_services)
+    for env_name, (env, env_services) in sorted(resolved.items()):
+        try:
+            for namespace in _namespaces_used(env, env_services, tenancy):
+                namespace_owners.setdefault((env.cluster, namespace), env_name)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    raise_if_any(problems)
+    manifests: list[Manifest] = []
+    for env_name in env_names:
+        env, env_services = resolved[env_name]
+        owned_namespaces = [ns for (cluster, ns), owner in namespace_owners.items() if owner == env_name]
+        manifests.extend(_render_environment(env, env_services, tenancy, owned_namespaces))
+    _check_unique(manifests, {name: env.cluster for name, (env, _) in resolved.items()})
     selection = tuple(chosen) if services else ()
     return Rendered(tuple(sorted(manifests, key=lambda m: m.path)), selection)
 
 
-def _render_environment(env_name: str, config_dir: Path, specs: Mapping[str, Any]) -> list[Manifest]:
+def _resolve_environment(
+    env_name: str, config_dir: Path, specs: Mapping[str, Any]
+) -> tuple[Environment, list[Service]]:
     env_source = load_environment(config_dir, env_name)
     raise_if_any(unknown_overrides(env_source, specs))
     env = resolve_environment(env_name, env_source)
@@ -570,13 +691,29 @@ def _render_environment(env_name: str, config_dir: Path, specs: Mapping[str, Any
         except GeneratorError as exc:
             problems.extend(exc.problems)
     raise_if_any(problems)
-    manifests = [m for s in resolved for m in render_service(s, env)]
-    tenancy = render_tenancy(env, resolved)
-    tenancy_namespace = tenancy[0].namespace if tenancy else None
-    manifests += tenancy
+    return env, resolved
+
+
+def _namespaces_used(env: Environment, services: Sequence[Service], tenancy: Tenancy) -> set[str]:
+    used = {s.namespace for s in services} | {g.namespace for g in env.gateways}
+    workspaces = [s for s in tenancy.workspaces.values() if env.name in s.namespaces]
+    if workspaces:
+        used.add(_tenancy_namespace(env, workspaces))
+    return used
+
+
+def _render_environment(
+    env: Environment, services: Sequence[Service], tenancy: Tenancy, namespaces: Iterable[str]
+) -> list[Manifest]:
+    manifests = [m for s in services for m in render_service(s, env)]
+    tenancy_objects = render_tenancy(env, tenancy)
+    tenancy_namespace = tenancy_objects[0].namespace if tenancy_objects else None
+    manifests += tenancy_objects
     for gateway in env.gateways:
         manifests += render_gateway(gateway, env)
-    manifests += render_environment_apps(env, bool(env.gateways), tenancy_namespace)
+    namespace_objects = render_namespaces(env, namespaces)
+    manifests += namespace_objects
+    manifests += render_environment_apps(env, bool(env.gateways), tenancy_namespace, bool(namespace_objects))
     return manifests
 
 
@@ -587,21 +724,40 @@ _RENAME_HINTS = {
 }
 
 
-def _check_unique(manifests: Sequence[Manifest]) -> None:
-    """Two services must not render the same object (say two AnalysisTemplates `apdex` in one namespace)."""
+def _check_unique(manifests: Sequence[Manifest], clusters: Mapping[str, str]) -> None:
+    """No object may be rendered twice into one cluster: by two services (say two AnalysisTemplates `apdex`
+    in one namespace), or by two environments on the same `cluster`, whose Applications would then both
+    own it and overwrite each other (Applications are named after their environment and live on the hub)."""
     seen: dict[tuple[str, str, str, str | None, str], Manifest] = {}
     problems = []
     for manifest in manifests:
+        if manifest.kind == "Application":
+            continue
         group = str(manifest.obj["apiVersion"]).split("/")[0]
-        key = (manifest.env, group, manifest.kind, manifest.namespace, manifest.name)
+        cluster = clusters.get(manifest.env, manifest.env)
+        key = (cluster, group, manifest.kind, manifest.namespace, manifest.name)
         first = seen.setdefault(key, manifest)
-        if first is not manifest:
+        if first is manifest:
+            continue
+        if first.env == manifest.env:
             problems.append(
                 Problem(
                     Location(manifest.source or manifest.path, 1, 1),
                     f"{manifest.kind} '{manifest.name}' in environment '{manifest.env}' "
                     f"is also rendered from {first.source}",
                     _RENAME_HINTS.get(manifest.kind, "give one of them another name"),
+                )
+            )
+        else:
+            where = f" in namespace '{manifest.namespace}'" if manifest.namespace else ""
+            problems.append(
+                Problem(
+                    Location(manifest.source or manifest.path, 1, 1),
+                    f"{manifest.kind} '{manifest.name}'{where} is rendered by environments "
+                    f"'{first.env}' and '{manifest.env}', both on cluster '{cluster}': two Argo CD "
+                    "Applications would own it",
+                    "give one environment its own namespaces (or tsb.tenancyNamespace), or put them "
+                    "on different clusters",
                 )
             )
     raise_if_any(problems)

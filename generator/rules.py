@@ -1008,15 +1008,6 @@ def _ignore_differences(app: Item, item: Item, kind: str) -> Iterator[Finding]:
             f"Argo Rollouts changes {' and '.join(needed)} of {kind} '{item.name}' "
             "during a rollout; without ignoreDifferences, self-heal reverts them mid-rollout",
         )
-    options = _list(app.obj, "spec", "syncPolicy", "syncOptions")
-    if entries and "RespectIgnoreDifferences=true" not in options:
-        yield _finding(
-            "GG602",
-            app,
-            ("spec", "syncPolicy"),
-            "ignoreDifferences only hides the diff: without the sync option RespectIgnoreDifferences=true "
-            "a sync still overwrites the weights",
-        )
 
 
 # ---- IST: istioctl analyze, reimplemented ---------------------------------------------------------------

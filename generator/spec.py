@@ -23,9 +23,9 @@ from .resources import data_dir
 from .yamlio import PathTuple, format_field, load_file, position, to_plain
 
 SERVICES_DIR = "services"
-# Each environment renders Applications `<env>-root`, `<env>-tsb` and `<env>-gateways` of its own; a service
-# of one of these names would render an Application of the same name.
-RESERVED_SERVICE_NAMES = ("root", "tsb", "gateways")
+# Each environment renders Applications `<env>-root`, `<env>-namespaces`, `<env>-tsb` and `<env>-gateways`
+# of its own; a service of one of these names would render an Application of the same name.
+RESERVED_SERVICE_NAMES = ("root", "namespaces", "tsb", "gateways")
 ENVIRONMENTS_DIR = "environments"
 
 

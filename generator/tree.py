@@ -34,22 +34,28 @@ import difflib
 import fcntl
 import json
 import os
+import posixpath
 import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from .errors import GeneratorError, Location, Problem
 from .render import Manifest, render_all
+from .spec import RESERVED_SERVICE_NAMES
 
-INDEX_NAME = ".gitops-gen.json"
-JOURNAL_NAME = ".gitops-gen.journal.json"
+# No `.json`/`.yaml` suffix on the bookkeeping files: kubeconform and Argo CD read every *.json, *.yaml and
+# *.yml file of a folder they are given (hidden ones too) as manifests, and a user's own
+# `kubeconform rendered/` must pass.
+INDEX_NAME = ".gitops-gen.index"
+LEGACY_INDEX_NAME = ".gitops-gen.json"  # format 1, read once and replaced by INDEX_NAME on the next write
+JOURNAL_NAME = ".gitops-gen.journal"
 STAGING_NAME = ".gitops-gen.staging"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 JOURNAL_FORMAT = 1
-_RESERVED = (INDEX_NAME, JOURNAL_NAME, STAGING_NAME)
+_RESERVED = (INDEX_NAME, LEGACY_INDEX_NAME, JOURNAL_NAME, STAGING_NAME)
 _NOT_OURS_HINT = (
     "move or delete it and render again; gitops-gen only overwrites files listed in " + INDEX_NAME
 )
@@ -82,7 +88,7 @@ def path_owner(path: str) -> tuple[str, str | None]:
     """(environment, service or None) of an output path, from the layout documented in render.py.
 
     `<env>/argocd/apps/<env>-<service>.yaml` belongs to the service, except the environment's own
-    `<env>-tsb` and `<env>-gateways` Applications (a service of that name would collide with them).
+    Applications (`<env>-tsb`, ...: RESERVED_SERVICE_NAMES, which no service may take).
     """
     parts = path.split("/")
     env = parts[0]
@@ -90,7 +96,7 @@ def path_owner(path: str) -> tuple[str, str | None]:
         return env, parts[3]
     if len(parts) == 4 and parts[1:3] == ["argocd", "apps"] and parts[3].endswith(".yaml"):
         app = parts[3].removesuffix(".yaml")
-        if app.startswith(f"{env}-") and app not in (f"{env}-tsb", f"{env}-gateways"):
+        if app.startswith(f"{env}-") and app[len(env) + 1 :] not in RESERVED_SERVICE_NAMES:
             return env, app[len(env) + 1 :]
     return env, None
 
@@ -161,7 +167,7 @@ def _read_journal(out_dir: Path) -> _Journal | None:
                 re.fullmatch(r"[0-9]+", blob) and (target == INDEX_NAME or _is_safe(target))
                 for blob, target in replace
             )
-            and all(_is_safe(p) for p in remove)
+            and all(p == LEGACY_INDEX_NAME or _is_safe(p) for p in remove)
         )
     except (KeyError, TypeError, ValueError):
         ok = False
@@ -207,35 +213,65 @@ class _View:
             raise TreeError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def index_text(owned: Iterable[str]) -> str:
+@dataclass(frozen=True)
+class Index:
+    """The ownership index: the files gitops-gen wrote, and where each environment's files sit in the
+    GitOps repo (its `gitops.path`), so that Application paths resolve against the tree whatever folder
+    it was rendered into."""
+
+    owned: tuple[str, ...] = ()
+    repo_paths: Mapping[str, str] = field(default_factory=dict)  # environment -> gitops.path
+
+    def repo_path(self, path: str) -> str | None:
+        """Where an output path sits in the GitOps repo, or None when its environment is not recorded."""
+        root = self.repo_paths.get(path.split("/")[0])
+        return None if root is None else posixpath.join(root, path)
+
+
+def index_text(owned: Iterable[str], repo_paths: Mapping[str, str] | None = None) -> str:
     """The index file's exact content: deterministic bytes, no timestamps or versions."""
     doc = {
         "format": INDEX_FORMAT,
         "note": "Files written by gitops-gen: it may overwrite or delete these, and no others. Do not edit.",
         "owned": sorted(set(owned)),
+        "repoPaths": dict(sorted((repo_paths or {}).items())),
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def read_index(out_dir: Path) -> tuple[str, ...]:
-    """The files gitops-gen owns in `out_dir` (none without an index; TreeError for a damaged one)."""
+def index_file(out_dir: Path) -> Path | None:
+    """The index of `out_dir` (the legacy name when only that exists), or None when there is none."""
+    for name in (INDEX_NAME, LEGACY_INDEX_NAME):
+        if (out_dir / name).is_file():
+            return out_dir / name
+    return None
+
+
+def read_index(out_dir: Path) -> Index:
+    """The index of `out_dir` (empty without one; TreeError for a damaged one)."""
+    found = index_file(out_dir)
+    if found is None:
+        return Index()
     try:
-        data = (out_dir / INDEX_NAME).read_bytes()
-    except FileNotFoundError:
-        return ()
-    return _parse_index(data, out_dir / INDEX_NAME)
+        data = found.read_bytes()
+    except OSError as exc:
+        raise TreeError(f"{found}: cannot read gitops-gen's ownership index: {exc.strerror}") from None
+    return _parse_index(data, found)
 
 
-def _parse_index(data: bytes, where: Path) -> tuple[str, ...]:
+def _parse_index(data: bytes, where: Path) -> Index:
     try:
         doc: Any = json.loads(data)
         owned = doc["owned"]
+        repo_paths = doc.get("repoPaths", {}) if doc["format"] == 2 else {}
         ok = (
-            doc["format"] == INDEX_FORMAT
+            doc["format"] in (1, 2)
             and isinstance(owned, list)
             and all(isinstance(p, str) and _is_safe(p) for p in owned)
+            and isinstance(repo_paths, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in repo_paths.items())
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         ok = False
     if not ok:
         raise TreeError(
@@ -247,7 +283,7 @@ def _parse_index(data: bytes, where: Path) -> tuple[str, ...]:
                 )
             ]
         )
-    return tuple(sorted(set(owned)))
+    return Index(tuple(sorted(set(owned))), dict(sorted(repo_paths.items())))
 
 
 # ---- planning -----------------------------------------------------------------------------------------
@@ -272,6 +308,8 @@ class TreePlan:
     old_texts: Mapping[str, str]  # on-disk text of the changed and removed files
     old_index: str | None  # the index file as it is (None: no index yet)
     owned: tuple[str, ...]  # the index after the write
+    repo_paths: Mapping[str, str] = field(default_factory=dict)  # the index after the write
+    legacy_index: bool = False  # the index is still under LEGACY_INDEX_NAME: the write replaces it
 
     @property
     def has_changes(self) -> bool:
@@ -280,11 +318,16 @@ class TreePlan:
 
     @property
     def index_changed(self) -> bool:
-        return self.old_index != self.new_index
+        return self.legacy_index or self.old_index != self.new_index
 
     @property
     def new_index(self) -> str:
-        return index_text(self.owned)
+        return index_text(self.owned, self.repo_paths)
+
+    @property
+    def index_path(self) -> str:
+        """The index file as it is on disk now."""
+        return LEGACY_INDEX_NAME if self.legacy_index else INDEX_NAME
 
     @property
     def touched(self) -> tuple[str, ...]:
@@ -326,12 +369,18 @@ def plan_tree(out_dir: Path, manifests: Sequence[Manifest], scope: Scope = Scope
         if not _is_safe(manifest.path) or by_path.setdefault(manifest.path, manifest) is not manifest:
             raise ValueError(f"bad or duplicate manifest path {manifest.path!r}")  # a bug in render.py
     view = _View(out_dir)
+    legacy = False
     try:
         index_bytes = view.read(INDEX_NAME)
+        if index_bytes is None:
+            index_bytes = view.read(LEGACY_INDEX_NAME)
+            legacy = index_bytes is not None
     except IsADirectoryError:
         raise TreeError(f"{out_dir / INDEX_NAME}: is a folder, not gitops-gen's ownership index") from None
+    index_at = out_dir / (LEGACY_INDEX_NAME if legacy else INDEX_NAME)
     old_index = None if index_bytes is None else _decode(index_bytes)
-    owned = () if index_bytes is None else _parse_index(index_bytes, out_dir / INDEX_NAME)
+    index = Index() if index_bytes is None else _parse_index(index_bytes, index_at)
+    owned = index.owned
     owned_set = set(owned)
 
     added, changed, unchanged, adopted = [], [], [], []
@@ -391,6 +440,9 @@ def plan_tree(out_dir: Path, manifests: Sequence[Manifest], scope: Scope = Scope
             removed.append(path)
             old_texts[path] = _decode(old)
     new_owned = tuple(sorted((owned_set - dropped) | by_path.keys()))
+    still_there = {path.split("/")[0] for path in new_owned}
+    repo_paths = {env: root for env, root in index.repo_paths.items() if env in still_there}
+    repo_paths.update({m.env: m.gitops_path for m in by_path.values()})
     return TreePlan(
         out_dir,
         scope,
@@ -403,6 +455,8 @@ def plan_tree(out_dir: Path, manifests: Sequence[Manifest], scope: Scope = Scope
         old_texts,
         old_index,
         new_owned,
+        repo_paths,
+        legacy,
     )
 
 
@@ -541,7 +595,7 @@ def recover(out_dir: Path) -> bool:
 def _check_current(plan: TreePlan) -> None:
     """The folder must still be what the plan saw: nobody edited it between planning and writing."""
     view = _View(plan.out_dir)
-    expected: list[tuple[str, str | None]] = [(INDEX_NAME, plan.old_index)]
+    expected: list[tuple[str, str | None]] = [(plan.index_path, plan.old_index)]
     expected += [(path, None) for path in plan.added]
     expected += [(path, plan.old_texts[path]) for path in (*plan.changed, *plan.removed)]
     expected += [(path, plan.manifests[path].text) for path in plan.unchanged]
@@ -583,7 +637,8 @@ def _write(plan: TreePlan) -> None:
             blob = str(len(replace))
             _write_synced(staging / blob, plan.new_index.encode("utf-8"))
             replace.append((blob, INDEX_NAME))
-        journal = _Journal(tuple(replace), plan.removed)
+        obsolete = (LEGACY_INDEX_NAME,) if plan.legacy_index else ()
+        journal = _Journal(tuple(replace), (*plan.removed, *obsolete))
         _write_synced(staging / "journal", journal.to_text().encode("utf-8"))
         _fsync_dir(staging)
         os.replace(staging / "journal", out_dir / JOURNAL_NAME)  # the commit point

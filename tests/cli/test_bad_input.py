@@ -68,14 +68,14 @@ CASES = {
         "environments/demo.yaml",
         "defaults:",
         "services:\n  reveiws:\n    replicas: 2\ndefaults:",
-        "environments/demo.yaml:25:3: services.reveiws: override for unknown service 'reveiws' "
+        "environments/demo.yaml:24:3: services.reveiws: override for unknown service 'reveiws' "
         "(did you mean 'reviews'?)",
     ),
     "wrong type in an environment override": (
         "environments/demo.yaml",
         "defaults:",
         "services:\n  reviews:\n    replicas: lots\ndefaults:",
-        'environments/demo.yaml:26:15: services.reviews.replicas: expected integer or null, got string "lots"',
+        'environments/demo.yaml:25:15: services.reviews.replicas: expected integer or null, got string "lots"',
     ),
     "startingStep outside the steps": (
         "services/reviews.yaml",

@@ -48,7 +48,7 @@ def test_diff_summarizes_then_diffs_and_exits_0(example_config: Path) -> None:
         "  - VirtualService/details  (demo/services/bookinfo/details/virtualservice.yaml)\n"
         "demo/reviews: 1 changed\n"
         "  ~ Rollout/reviews-rollout  (demo/services/bookinfo/reviews/rollout.yaml)\n"
-        "4 files would change: 1 changed, 3 removed; 20 unchanged\n"
+        "4 files would change: 1 changed, 3 removed; 22 unchanged\n"
         "\n"
         "--- a/demo/argocd/apps/demo-details.yaml\n+++ /dev/null\n"
     )
@@ -62,7 +62,7 @@ def test_diff_json(example_config: Path) -> None:
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert result.stdout == json.dumps(document, indent=2, sort_keys=True) + "\n"
-    assert document["totals"] == {"added": 0, "changed": 1, "removed": 3, "unchanged": 20}
+    assert document["totals"] == {"added": 0, "changed": 1, "removed": 3, "unchanged": 22}
     assert [(g["env"], g["service"]) for g in document["groups"]] == [
         ("demo", "details"),
         ("demo", "reviews"),
@@ -82,7 +82,7 @@ def test_diff_json(example_config: Path) -> None:
 def test_diff_of_an_up_to_date_tree(example_config: Path) -> None:
     render(example_config)
     result = diff(example_config)
-    assert (result.exit_code, result.stdout) == (0, "no changes: 24 files up to date\n")
+    assert (result.exit_code, result.stdout) == (0, "no changes: 26 files up to date\n")
     assert json.loads(diff(example_config, "--output", "json").stdout)["changed"] is False
 
 

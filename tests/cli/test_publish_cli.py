@@ -63,7 +63,7 @@ def test_environments_publishing_to_different_repositories_need_repo(
     (example_config / "environments/prod.yaml").write_text(
         demo.replace(
             "https://github.com/tetrateio/tsb-gitops-demo.git", "https://user:tok3n@git.example.com/prod.git"
-        )
+        ).replace("cp-cluster-1", "cp-cluster-2")
     )
     result = publish(example_config)
     assert result.exit_code == 2

@@ -48,12 +48,22 @@ def test_check_passes_on_an_up_to_date_tree_and_writes_nothing(example_config: P
     assert snapshot(out) == before
 
 
+def test_the_check_hint_names_the_folder_and_selection_in_use(example_config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gitops repo" / "clusters"
+    result = render(example_config, "--check", "--out", str(out), "--env", "demo", "--service", "reviews")
+    assert result.exit_code == 1
+    assert (
+        f"(run `gitops-gen render --config {example_config} --out '{out}' --env demo --service reviews` "
+        "to update it)" in result.stderr
+    )
+
+
 def test_check_on_a_missing_tree_fails_and_creates_nothing(example_config: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = render(example_config, "--out", str(out), "--check")
     assert result.exit_code == 1
     assert "--- /dev/null\n+++ b/demo/argocd/root.yaml\n" in result.stdout
-    assert "out of date: 24 added, 0 changed, 0 removed" in result.stderr
+    assert "out of date: 26 added, 0 changed, 0 removed" in result.stderr
     assert not out.exists()
 
 
@@ -72,7 +82,8 @@ def test_check_shows_changed_and_removed_files(example_config: Path) -> None:
     assert "-  replicas: 5\n+  replicas: 6\n" in result.stdout
     assert "--- a/demo/services/bookinfo/details/destinationrule.yaml\n+++ /dev/null\n" in result.stdout
     assert (
-        "out of date: 0 added, 1 changed, 3 removed (run `gitops-gen render` to update it)" in result.stderr
+        f"out of date: 0 added, 1 changed, 3 removed (run `gitops-gen render --config {example_config}` "
+        "to update it)" in result.stderr
     )
     assert snapshot(out) == before
     # the diff is what render then does
@@ -114,7 +125,7 @@ def test_render_adopts_the_committed_example_tree(example_config: Path) -> None:
     before = snapshot(out)
     result = render(example_config)
     assert result.exit_code == 0, result.stderr
-    assert "0 written, 0 removed, 24 unchanged" in result.stderr
+    assert "0 written, 0 removed, 26 unchanged" in result.stderr
     after = snapshot(out)
     assert after.pop(INDEX_NAME)
     assert after == before
@@ -155,7 +166,7 @@ def test_a_service_render_prunes_only_that_service(example_config: Path) -> None
 
 def test_an_env_render_prunes_only_that_environment(example_config: Path) -> None:
     staging = example_config / "environments/staging.yaml"
-    shutil.copy(example_config / "environments/demo.yaml", staging)
+    staging.write_text((example_config / "environments/demo.yaml").read_text().replace("cp-cluster-1", "cp-cluster-2"))
     assert render(example_config).exit_code == 0
     out = example_config / "rendered"
     staging_files = snapshot(out / "staging")

@@ -19,6 +19,7 @@ from generator.tree import plan_render
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "tests" / "fixtures" / "demo" / "argo"
 DEMO_FILES = [
+    DEMO.parent / "application" / "namespace.yaml",
     DEMO / "tsb" / "conf.yaml",
     DEMO / "rollout" / "rollout.yaml",
     DEMO / "rollout" / "analysis.yaml",
@@ -69,7 +70,7 @@ def rendered() -> dict[tuple[str, str, str], Manifest]:
 
 def test_every_demo_object_is_rendered(rendered: dict[tuple[str, str, str], Manifest]) -> None:
     demo = {identity(o) for o in demo_objects()}
-    assert len(demo) == 17
+    assert len(demo) == 18
     assert demo <= set(rendered), sorted(demo - set(rendered))
 
 
@@ -78,6 +79,7 @@ def test_only_argo_cd_applications_are_added(rendered: dict[tuple[str, str, str]
     assert {kind for _, kind, _ in added} == {"Application"}
     assert {name for _, _, name in added} == {
         "demo-root",
+        "demo-namespaces",
         "demo-tsb",
         "demo-gateways",
         "demo-reviews",
@@ -92,9 +94,16 @@ def test_field_by_field(demo_object: dict[str, Any], rendered: dict[tuple[str, s
     actual = rendered[identity(demo_object)].obj
     found = differences(demo_object, actual)
 
-    # 1. Explicit namespace: the demo relies on the Argo CD destination namespace.
-    assert found.pop("metadata.namespace") == ("<absent>", "bookinfo")
     kind, name = demo_object["kind"], demo_object["metadata"]["name"]
+    if kind == "Namespace":
+        # 5. Argo CD neither prunes the namespace nor deletes it with its Application.
+        assert found.pop("metadata.annotations") == (
+            "<absent>",
+            {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"},
+        )
+    else:
+        # 1. Explicit namespace: the demo relies on the Argo CD destination namespace.
+        assert found.pop("metadata.namespace") == ("<absent>", "bookinfo")
     if (kind, name) == ("VirtualService", "reviews"):
         # 2. The canary route is named, so the Rollout can list it in `routes`.
         assert found.pop("spec.http[0].name") == ("<absent>", "primary")

@@ -127,12 +127,21 @@ def test_no_changes(example_config: Path, tmp_path: Path) -> None:
 
 
 def test_environment_files_removed_with_their_environment(example_config: Path, tmp_path: Path) -> None:
-    shutil.copy(example_config / "environments/demo.yaml", example_config / "environments/staging.yaml")
+    demo = (example_config / "environments/demo.yaml").read_text()
+    (example_config / "environments/staging.yaml").write_text(demo.replace("cp-cluster-1", "cp-cluster-2"))
     out = tmp_path / "out"
     apply_plan(plan_render(example_config, out))
     (example_config / "environments/staging.yaml").unlink()
     groups = {g.label: g for g in summarize(plan_render(example_config, out))}
+    # The TSB tenancy the two environments shared now selects demo's cluster only.
+    assert {(c.kind, c.name) for c in groups["demo"].changed} == {
+        ("Workspace", "bookinfo-ws"),
+        ("Group", "bookinfo-traffic"),
+        ("Group", "bookinfo-security"),
+        ("Group", "bookinfo-gateway"),
+    }
     assert set(groups) == {
+        "demo",
         "staging",
         "staging/details",
         "staging/productpage",
@@ -141,6 +150,7 @@ def test_environment_files_removed_with_their_environment(example_config: Path, 
     }
     assert {c.kind for c in groups["staging"].removed} == {
         "Application",
+        "Namespace",
         "Tenant",
         "Workspace",
         "Group",

@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from generator.render import Manifest
 from generator.tree import (
     INDEX_NAME,
     JOURNAL_NAME,
+    LEGACY_INDEX_NAME,
     STAGING_NAME,
     NotOwned,
     OutputBusy,
@@ -27,6 +29,7 @@ from generator.tree import (
     path_owner,
     plan_render,
     plan_tree,
+    read_index,
     recover,
 )
 
@@ -48,8 +51,8 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def write(out: Path, manifests: list[Manifest]) -> tree.WriteReport:
-    return apply_plan(plan_tree(out, manifests))
+def write(out: Path, manifests: list[Manifest], scope: Scope = Scope()) -> tree.WriteReport:
+    return apply_plan(plan_tree(out, manifests, scope))
 
 
 # ---- layout and scope ---------------------------------------------------------------------------------
@@ -62,6 +65,7 @@ def write(out: Path, manifests: list[Manifest]) -> tree.WriteReport:
         ("demo/argocd/apps/demo-reviews.yaml", ("demo", "reviews")),
         ("demo/argocd/apps/demo-tsb.yaml", ("demo", None)),
         ("demo/argocd/apps/demo-gateways.yaml", ("demo", None)),
+        ("demo/argocd/apps/demo-namespaces.yaml", ("demo", None)),
         ("demo/argocd/root.yaml", ("demo", None)),
         ("demo/tsb/tenant-bookinfo.yaml", ("demo", None)),
         ("demo/gateways/bookinfo/gw/gateway.yaml", ("demo", None)),
@@ -100,11 +104,12 @@ def test_first_render_creates_the_folder_files_and_a_deterministic_index(tmp_pat
     assert report.written == plan.added
     assert snapshot(out) == {
         **{m.path: m.text.encode() for m in manifests},
-        INDEX_NAME: index_text(m.path for m in manifests).encode(),
+        INDEX_NAME: index_text((m.path for m in manifests), {"demo": ""}).encode(),
     }
     index = json.loads((out / INDEX_NAME).read_text())
-    assert index["format"] == 1
+    assert index["format"] == 2
     assert index["owned"] == sorted(m.path for m in manifests)
+    assert index["repoPaths"] == {"demo": ""}  # where the environment's files sit in the GitOps repo
     assert (out / INDEX_NAME).read_text() == json.dumps(index, indent=2, sort_keys=True) + "\n"
 
 
@@ -244,7 +249,8 @@ def test_an_owned_file_someone_deleted_leaves_the_index_quietly(tmp_path: Path) 
     "index",
     [
         "not json",
-        '{"format": 2, "owned": []}',
+        '{"format": 3, "owned": []}',
+        '{"format": 2, "owned": [], "repoPaths": ["demo"]}',
         '{"format": 1}',
         '{"format": 1, "owned": ["../../etc/passwd"]}',
         '{"format": 1, "owned": ["/etc/passwd"]}',
@@ -297,11 +303,42 @@ def test_file_diff_names_files_as_the_gitops_repo_does(tmp_path: Path) -> None:
     )
 
 
+def test_a_legacy_index_is_read_and_replaced_in_the_same_write(tmp_path: Path) -> None:
+    """Trees from before the index was renamed (`.gitops-gen.json`, which kubeconform and Argo CD read as
+    a manifest) move over on their next render; the old file goes in the same all-or-nothing write."""
+    out = tmp_path / "out"
+    old = manifest(SVC.format("a", "x"), "old: 1\n")
+    out.joinpath(old.path).parent.mkdir(parents=True)
+    out.joinpath(old.path).write_text(old.text)
+    (out / LEGACY_INDEX_NAME).write_text(json.dumps({"format": 1, "owned": [old.path]}))
+    new = manifest(SVC.format("a", "x"), "new: 1\n")
+    plan = plan_tree(out, [new])
+    assert plan.changed == (new.path,)  # owned under the legacy index: no NotOwned
+    assert plan.legacy_index and plan.index_changed
+    apply_plan(plan)
+    assert snapshot(out) == {new.path: b"new: 1\n", INDEX_NAME: index_text([new.path], {"demo": ""}).encode()}
+    assert not plan_tree(out, [new]).index_changed
+
+
+def test_repo_paths_of_environments_outside_the_render_are_kept(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    demo = replace(manifest("demo/tsb/a.yaml"), gitops_path="clusters")
+    prod = replace(manifest("prod/tsb/a.yaml"), env="prod", gitops_path="prod-tree")
+    write(out, [demo, prod])
+    assert read_index(out).repo_paths == {"demo": "clusters", "prod": "prod-tree"}
+    write(out, [replace(demo, gitops_path="moved")], Scope(envs=("demo",)))
+    index = read_index(out)
+    assert index.repo_paths == {"demo": "moved", "prod": "prod-tree"}
+    assert index.repo_path("prod/tsb/a.yaml") == "prod-tree/prod/tsb/a.yaml"
+    write(out, [], Scope(envs=("prod",)))  # prod's files pruned: it is forgotten
+    assert read_index(out).repo_paths == {"demo": "moved"}
+
+
 def test_read_index(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert tree.read_index(out) == ()
+    assert tree.read_index(out) == tree.Index()
     write(out, [manifest("demo/tsb/a.yaml", "a: 1\n")])
-    assert tree.read_index(out) == ("demo/tsb/a.yaml",)
+    assert tree.read_index(out) == tree.Index(("demo/tsb/a.yaml",), {"demo": ""})
     (out / tree.INDEX_NAME).write_text("{}")
     with pytest.raises(tree.TreeError, match="not a gitops-gen ownership index"):
         tree.read_index(out)
@@ -387,7 +424,7 @@ def test_a_failure_after_the_commit_point_is_finished_by_the_next_run(
     assert recover(out)
     assert snapshot(out) == {
         **{m.path: m.text.encode() for m in manifests},
-        INDEX_NAME: index_text(m.path for m in manifests).encode(),
+        INDEX_NAME: index_text((m.path for m in manifests), {"demo": ""}).encode(),
     }
     assert not recover(out)
 
