@@ -1,12 +1,15 @@
 """Check an Argo Rollouts successCondition/failureCondition before the controller compiles it.
 
-Argo Rollouts (v1.9) compiles conditions with expr-lang/expr and gives them one variable, `result` (the
-provider's data), and six functions of its own: asInt, asFloat, isNaN, isInf, isNil, default. A typo there
-only shows up as a measurement Error during a rollout, so this module re-implements the part of expr's
-grammar a condition uses (a tokenizer and a Pratt parser following expr's `parser.go` and operator table),
-then checks the names: every variable must be `result` or a `let`/predicate binding, every function must
-exist. It also lists the `result.<...>` paths the condition reads, so a caller can compare them with what
-the query returns.
+Argo Rollouts compiles conditions with expr and gives them one variable, `result` (the provider's data),
+and six functions of its own: asInt, asFloat, isNaN, isInf, isNil, default. Which expr depends on the
+release: v1.9.x uses github.com/antonmedv/expr v1.15.5, v1.10 / master github.com/expr-lang/expr v1.17.8,
+and their grammars and builtins differ (backtick strings, `if`/`else`, `;`, 1-argument count(), ...). A
+typo there only shows up as a measurement Error during a rollout, so this module re-implements the part of
+expr a condition uses for each release (a `Dialect`): a tokenizer and a Pratt parser following expr's
+`parser.go` and operator table, then the checks of expr's `checker.go` that the env Argo Rollouts passes
+turns on: every name must exist, every call must have the right arguments, and operand types must fit.
+It also lists the `result.<...>` paths the condition reads, so a caller can compare them with what the
+query returns. tests/differential/ compares the verdicts with the real compilers of both releases.
 
 Columns are 1-based character offsets into the condition text: the column itself for a one-line
 condition, which is what Argo Rollouts conditions normally are.
