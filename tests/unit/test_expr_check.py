@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from generator.expr_check import FUNCTIONS, LIST_ITEM, ExprProblem, check_condition, result_paths
+from generator.expr_check import (
+    DEFAULT_ROLLOUTS_VERSION,
+    FUNCTIONS,
+    LIST_ITEM,
+    ROLLOUTS_VERSIONS,
+    ExprProblem,
+    check_condition,
+    dialect_for,
+    result_paths,
+)
 
 # tetrateio/tsb-gitops-demo argo/rollout/analysis.yaml (c56fd5d), spec.metrics[0].successCondition
 DEMO = "all(result.service_apdex.values.values, {asFloat(.value) >= 9900})"
@@ -27,26 +36,83 @@ MQE = "all(result.a.results, {all(.values, {.value == nil || asFloat(.value) >= 
         "result['a'].values?.values[-1].value > 0",
         "len(result.a.values.values[1:]) > 2 and len(result.a.values.values[:2]) == 2",
         "any(result.a.values.values, # .value < 100) or none(result.a.values.values, {.isEmptyValue})",
-        "count(result.a.values.values, .value > 0) > 1 && count(result.a.values.values) > 1",
-        "sum(result.a.values.values, .value) / len(result.a.values.values) >= 9900",
+        "count(result.a.values.values, .value > 0) > 1",
         "mean(map(result.a.values.values, {asFloat(.value)})) >= 9900.5e-0",
-        "reduce(result.a.values.values, #acc + #.value, 0) > 0 && all(result.a.values.values, #index >= 0)",
-        "sortBy(result.a.values.values, .value, 'desc')[0].value > 1_000",
+        "reduce(result.a.values.values, #acc + #.value, 0) > 0 && all(map(result.a.values.values, #index), # >= 0)",
+        "sortBy(result.a.values.values, 'value', 'desc')[0].value > 1_000",
         "result.a.values.values | filter(!.isEmptyValue) | all(asFloat(.value) >= 9900)",
         "let points = result.a.values.values; len(points) > 0 && all(points, {.value > 0})",
         "result.a.label == nil ? true : result.a.label startsWith 'p'",
-        "result.a.label ?: 'none' not in ['x', \"y\", `z`]",
+        "result.a.label ?: 'none' not in ['x', \"y\"]",
         "(result.a.label ?? 'x') matches '^p[0-9]+$' and not (result.a.label endsWith 'x')",
-        "if len(result.a.values.values) > 0 { true } else if false { false } else { false }",
         "isNaN(asFloat(result.a)) || isInf(asFloat(result.a)) || isNil(result) || default(result, 1) == 1",
-        "asInt(result.a) in 1..10 && abs(-2 ** 3 ^ 2) > 0x1F && 0b101 % 0o7 == 5",
+        "asInt(result.a) in 1..10 && abs(-2 ** 3 ^ 2) > 0x1F && 5 % 7 == 5",
         "{a: 1, 'b': [1, 2,], (1 + 1): 3}.a == 1 && $env.result != nil",
         "result.a.values.values[0].value not in [1, 2] // a comment\n && /* another */ true",
-        "::len(result.a) > 0",
     ],
 )
 def test_valid_conditions(condition: str) -> None:
     assert check_condition(condition) == []
+    assert check_condition(condition, "v1.10") == []
+
+
+# Argo Rollouts master / v1.10 compiles with expr v1.17.8, which has these; v1.9.1's expr v1.15.5 has not.
+V1_10_ONLY = {
+    "count(result.a.values.values) > 1": "count() needs at least 2 arguments: a list and a predicate",
+    "sum(result.a.values.values, .value) > 0": "'.value' only works inside a predicate",
+    "sortBy(result.a.values.values, .value, 'desc')[0].value > 1": "'.value' only works inside a predicate",
+    "result.a == `z`": "a `raw string` needs Argo Rollouts v1.10 (expr v1.17.8); v1.9 compiles with expr v1.15.5",
+    "if true { true } else { false }": "'if ... { } else { }' needs Argo Rollouts v1.10 (expr v1.17.8)",
+    "0b101 % 0o7 == 5": "the number '0b101' needs Argo Rollouts v1.10 (expr v1.17.8)",
+    "::len(result.a) > 0": "'::name()' needs Argo Rollouts v1.10",
+    "len(result.a,) > 0": "a trailing ',' in a call needs Argo Rollouts v1.10",
+    "let x = 1; x > 0; true": "';' between expressions needs Argo Rollouts v1.10",
+    "result.a?.[0] == nil": "'?.[...]' needs Argo Rollouts v1.10",
+    "1 < len(result) < 3": "invalid operation: < (mismatched types bool and int)",
+    "len(reverse(result.a)) > 0": "reverse() needs Argo Rollouts v1.10 (expr v1.17.8); v1.9 compiles with expr v1.15.5, which has no reverse()",
+}
+
+
+@pytest.mark.parametrize("condition", list(V1_10_ONLY))
+def test_conditions_only_v1_10_compiles(condition: str) -> None:
+    assert check_condition(condition, "v1.10") == []
+    problems = check_condition(condition, "v1.9")
+    assert len(problems) == 1 and V1_10_ONLY[condition] in problems[0].message
+
+
+def test_versions_and_their_expr() -> None:
+    assert ROLLOUTS_VERSIONS == ("v1.9", "v1.10") and DEFAULT_ROLLOUTS_VERSION == "v1.9"
+    assert dialect_for("v1.9.1").expr_version == "v1.15.5"
+    assert dialect_for("1.9").expr_module == "github.com/antonmedv/expr"
+    assert dialect_for("v1.10.0-rc1").expr_version == "v1.17.8"
+    with pytest.raises(
+        ValueError, match=r"unknown Argo Rollouts version 'v1.8': expected one of v1.9, v1.10"
+    ):
+        dialect_for("v1.8")
+    with pytest.raises(ValueError, match="unknown Argo Rollouts version"):
+        check_condition("true", "latest")
+
+
+def test_not_before_any_operator_only_in_v1_9() -> None:
+    # expr v1.15.5 read `a not == b` as not(a == b); v1.17 allows `not` only before in/matches/...
+    assert check_condition("true not == false", "v1.9") == []
+    assert check_condition("true not == false", "v1.10") != []
+
+
+def test_types_the_compiler_checks() -> None:
+    assert check_condition("len(result) + 'a' == nil") == [
+        ExprProblem("invalid operation: + (mismatched types int and string)", 13)
+    ]
+    assert check_condition("all(result.a, {1})") == [
+        ExprProblem("predicate should return boolean (got int)", 15)
+    ]
+    assert check_condition("map(result.a, #acc) == nil") == [
+        ExprProblem("unknown pointer #acc (#acc exists only in reduce())", 15)
+    ]
+    assert check_condition("isNaN(nil)", "v1.9") == []
+    assert check_condition("isNaN(nil)", "v1.10") == [
+        ExprProblem("cannot use nil as argument (float) to call isNaN", 7)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -73,7 +139,12 @@ def test_valid_conditions(condition: str) -> None:
         ("result.x == 'abc", ExprProblem("unterminated string: ' without a closing '", 13)),
         ('result.x == "abc', ExprProblem('unterminated string: " without a closing "', 13)),
         ('result.x == "a\nbc"', ExprProblem('unterminated string: " without a closing "', 13)),
-        ("result.x == `abc", ExprProblem("unterminated string: '`' without a closing '`'", 13)),
+        (
+            "result.x == `abc",
+            ExprProblem(
+                "a `raw string` needs Argo Rollouts v1.10 (expr v1.17.8); v1.9 compiles with expr v1.15.5", 13
+            ),
+        ),
         (r'result.x == "\q"', ExprProblem("invalid escape sequence '\\q' in a string", 14)),
         ("result.x /* no end", ExprProblem("unclosed comment: '/*' without '*/'", 10)),
         ("", ExprProblem("empty expression", 1)),
@@ -105,7 +176,13 @@ def test_valid_conditions(condition: str) -> None:
         ("result.a ? 1", ExprProblem("expected ':' for the '?' at column 10", 13)),
         ("let = 1; true", ExprProblem("expected a variable name after 'let', found '='", 5)),
         ("let x = 1 x", ExprProblem("expected ';' after the value of 'let x'", 11)),
-        ("if true { 1 }", ExprProblem("expected 'else' after the 'if' block", 14)),
+        (
+            "if true { 1 }",
+            ExprProblem(
+                "'if ... { } else { }' needs Argo Rollouts v1.10 (expr v1.17.8); v1.9 compiles with expr v1.15.5",
+                1,
+            ),
+        ),
         ("result.a | len", ExprProblem("expected '(' after 'len': a pipe needs a call, e.g. | len()", 15)),
         ("result.a.", ExprProblem("expected a field name after '.', found end of expression", 10)),
         ("and result", ExprProblem("expected a value, found 'and'", 1)),
@@ -157,7 +234,7 @@ def test_result_and_let_bindings_are_not_functions() -> None:
 
 def test_methods_do_not_exist_on_json_values() -> None:
     assert check_condition("result.a.values.len() > 0") == [
-        ExprProblem("'len()' is called as a method, but result holds plain JSON values", 17)
+        ExprProblem("'len()' is called as a method, but result holds plain JSON values", 17, advisory=True)
     ]
 
 
