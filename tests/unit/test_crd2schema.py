@@ -198,6 +198,7 @@ def test_every_shipped_schema_is_valid_draft4_with_a_source_note() -> None:
         "traffic.tsb.tetrate.io/group_v2.json",
         "security.tsb.tetrate.io/group_v2.json",
         "gateway.tsb.tetrate.io/group_v2.json",
+        "istiointernal.tsb.tetrate.io/group_v2.json",
         "install.tetrate.io/ingressgateway_v1alpha1.json",
     }
     for path in files:
