@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Location
-from .spec import SourceFile, schema_file
+from .spec import NULL_SCHEMA, SourceFile, schema_file
 from .yamlio import PathTuple, format_field, has_path, position
 
 
@@ -150,7 +150,10 @@ def _resolve(
 ) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     """Follow `$ref`s, local (`#/$defs/...`) or into another spec schema (`service.schema.json#/...`);
     other keywords beside the `$ref` are kept. Returns the schema and the document it is in."""
-    while isinstance(schema.get("$ref"), str):
+    while True:
+        schema = _without_null_branch(schema)
+        if not isinstance(schema.get("$ref"), str):
+            break
         document, _, pointer = schema["$ref"].partition("#")
         if document:
             root = schema_file(document)
@@ -160,3 +163,13 @@ def _resolve(
         rest = {k: v for k, v in schema.items() if k != "$ref"}
         schema = {**target, **rest}
     return schema, root
+
+
+def _without_null_branch(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`anyOf: [X, {type: null}]` (a value a layer may remove) is X, for finding defaults and properties."""
+    branches = schema.get("anyOf")
+    if isinstance(branches, list) and NULL_SCHEMA in branches and len(branches) == 2:
+        (kept,) = (b for b in branches if b != NULL_SCHEMA)
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        return {**kept, **rest}
+    return schema

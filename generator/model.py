@@ -15,7 +15,7 @@ from typing import Any
 from .environments import Merged, apply_defaults, merge_layers, service_layers
 from .errors import Location, Problem, raise_if_any
 from .skywalking import QUERY_STYLES, SCALED_BY_10000, MetricCheck, is_labeled, service_name
-from .spec import SourceFile, schema_file
+from .spec import SourceFile, schema_file, without_removals
 
 ROLLOUTS_ANNOTATION_MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 
@@ -199,7 +199,11 @@ def _argo_app(values: Mapping[str, Any], target_revision: str) -> ArgoApp:
 
 
 def resolve_environment(name: str, source: SourceFile) -> Environment:
-    data = apply_defaults(schema_file("environment.schema.json"), copy.deepcopy(source.data))
+    data = copy.deepcopy(source.data)
+    for layer in ("tsb", "argocd"):  # the lowest layers of every service: a null there removes the value
+        if isinstance(data.get(layer), dict):
+            data[layer] = without_removals(data[layer])
+    data = apply_defaults(schema_file("environment.schema.json"), data)
     problems: list[Problem] = []
     tsb = data.get("tsb", {})
     gateways = []

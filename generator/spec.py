@@ -27,6 +27,10 @@ SERVICES_DIR = "services"
 # of its own; a service of one of these names would render an Application of the same name.
 RESERVED_SERVICE_NAMES = ("root", "namespaces", "tsb", "gateways")
 ENVIRONMENTS_DIR = "environments"
+# Every value a layer may set also takes null in the schemas (what editors check): an explicit null is the
+# merge rule's "remove the value below", never a value. The loaders drop it before checking
+# (`without_removals`), so messages never offer null as what was expected.
+NULL_SCHEMA = {"type": "null"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def without_removals(layer: Any) -> Any:
 def _leaf_errors(error: ValidationError) -> ValidationError:
     """For oneOf/anyOf, pick the branch error that best explains the mistake (not 'is not of type object')."""
     if error.validator in ("oneOf", "anyOf") and error.context:
-        candidates = [e for e in error.context if e.validator != "type"] or list(error.context)
+        branches = [e for e in error.context if e.schema != NULL_SCHEMA] or list(error.context)
+        candidates = [e for e in branches if e.validator != "type"] or branches
         chosen = best_match(candidates)
         return _leaf_errors(chosen) if chosen is not None else error
     return error
@@ -117,11 +122,14 @@ def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
         return f"missing required key '{missing}'", hint, ()
     if validator == "type":
         expected = error.validator_value
+        if isinstance(expected, list):
+            expected = [t for t in expected if t != "null"]
         expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
         got = "null" if instance is None else f"{_type_name(instance)} {_show(instance)}"
         return f"expected {expected_text}, got {got}", hint, ()
     if validator == "enum":
-        allowed: Any = error.validator_value
+        values: Any = error.validator_value
+        allowed = [v for v in values if v is not None]
         options = ", ".join(_show(v) for v in allowed)
         return f"expected one of {options}; got {_show(instance)}", hint, ()
     if validator == "const":
@@ -264,6 +272,9 @@ def load_environment(config_dir: Path, name: str) -> SourceFile:
     if not isinstance(source.data, dict):
         raise InputError([Problem(Location(display, 1, 1), "expected a mapping (an environment file)")])
     data = dict(source.data)
+    for layer in ("tsb", "argocd"):
+        if isinstance(data.get(layer), dict):
+            data[layer] = without_removals(data[layer])
     if isinstance(data.get("defaults"), dict):
         data["defaults"] = without_removals(data["defaults"])
     if isinstance(data.get("services"), dict):

@@ -42,7 +42,7 @@ CASES = {
         "services/reviews.yaml",
         "replicas: 5",
         "replicas: five",
-        'services/reviews.yaml:5:11: replicas: expected integer or null, got string "five"',
+        'services/reviews.yaml:5:11: replicas: expected integer, got string "five"',
     ),
     "invalid duration": (
         "services/reviews.yaml",
@@ -75,7 +75,7 @@ CASES = {
         "environments/demo.yaml",
         "defaults:",
         "services:\n  reviews:\n    replicas: lots\ndefaults:",
-        'environments/demo.yaml:25:15: services.reviews.replicas: expected integer or null, got string "lots"',
+        'environments/demo.yaml:25:15: services.reviews.replicas: expected integer, got string "lots"',
     ),
     "startingStep outside the steps": (
         "services/reviews.yaml",
