@@ -90,7 +90,7 @@ _KIND_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 # Formats both validators check. kubeconform v0.7.0 asserts formats (draft 4) and registers `duration` as a
 # Go duration; `date-time` is RFC 3339. Everything else (int32, int64, double, byte) is not checked.
 GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 FORMAT_CHECKER = FormatChecker(formats=())
 
 
@@ -101,7 +101,60 @@ def _is_duration(value: object) -> bool:
 
 @FORMAT_CHECKER.checks("date-time")
 def _is_date_time(value: object) -> bool:
-    return not isinstance(value, str) or bool(_RFC3339.match(value))
+    """RFC 3339 as kubeconform v0.7.0 checks it: santhosh-tekuri/jsonschema v6.0.1 format.go
+    `validateDateTime` (a real calendar date, hours <= 23, a leap second only at 23:59 UTC)."""
+    if not isinstance(value, str):
+        return True
+    if len(value) < 20 or value[10] not in "tT" or not _is_date(value[:10]):
+        return False
+    return _is_time(value[11:])
+
+
+def _is_date(text: str) -> bool:
+    # Go's time.Parse("2006-01-02", ...): exactly 4-2-2 digits, a day that exists (year 0 is a leap year)
+    if not _DATE.match(text):
+        return False
+    year, month, day = (int(part) for part in text.split("-"))
+    try:
+        datetime.date(year or 2000, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _go_atoi(token: str) -> int | None:
+    return int(token) if re.fullmatch(r"[+-]?[0-9]+", token) else None
+
+
+def _is_time(text: str) -> bool:
+    if len(text) < 9 or text[2] != ":" or text[5] != ":":
+        return False
+    hms = [_go_atoi(t) for t in text[:8].split(":", 2)]
+    if any(v is None or v < 0 for v in hms) or len(hms) != 3:
+        return False
+    hours, minutes, seconds = (v or 0 for v in hms)
+    if hours > 23 or minutes > 59 or seconds > 60:
+        return False
+    rest = text[8:]
+    if rest.startswith("."):
+        digits = len(rest[1:]) - len(rest[1:].lstrip("0123456789"))
+        if digits == 0:
+            return False
+        rest = rest[1 + digits :]
+    if rest not in ("z", "Z"):
+        if len(rest) != 6 or rest[0] not in "+-" or rest[3] != ":":
+            return False
+        zone = [_go_atoi(t) for t in rest[1:].split(":", 1)]
+        if any(v is None or v < 0 for v in zone):
+            return False
+        zone_hours, zone_minutes = (v or 0 for v in zone)
+        if zone_hours > 23 or zone_minutes > 59:
+            return False
+        sign = -1 if rest[0] == "+" else 1
+        total = (hours * 60 + minutes) + sign * (zone_hours * 60 + zone_minutes)
+        total += 24 * 60 if total < 0 else 0
+        hours, minutes = total // 60, total % 60
+    return seconds < 60 or (hours == 23 and minutes == 59)
 
 
 # ---- loading ----------------------------------------------------------------------------------------
