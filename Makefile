@@ -18,9 +18,14 @@ $(STAMP): pyproject.toml
 render: $(STAMP)
 	$(BIN)/gitops-gen render --config .
 
+# CI has real upstream binaries (kubeconform v0.7.0, rollouts-eval) in ../shared/tools/bin beside the
+# checkout, not on PATH: the tests find them on PATH, and skip, saying why, where the folder is absent.
+TOOLS_BIN := $(abspath $(wildcard $(CURDIR)/../shared/tools/bin))
+TEST_PATH := $(if $(TOOLS_BIN),$(TOOLS_BIN):,)$(PATH)
+
 ## Run the whole test suite, the linter and the type checker (what CI runs)
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest
+	PATH='$(TEST_PATH)' $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check generator tests

@@ -90,7 +90,7 @@ _KIND_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 # Formats both validators check. kubeconform v0.7.0 asserts formats (draft 4) and registers `duration` as a
 # Go duration; `date-time` is RFC 3339. Everything else (int32, int64, double, byte) is not checked.
 GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 FORMAT_CHECKER = FormatChecker(formats=())
 
 
@@ -101,7 +101,60 @@ def _is_duration(value: object) -> bool:
 
 @FORMAT_CHECKER.checks("date-time")
 def _is_date_time(value: object) -> bool:
-    return not isinstance(value, str) or bool(_RFC3339.match(value))
+    """RFC 3339 as kubeconform v0.7.0 checks it: santhosh-tekuri/jsonschema v6.0.1 format.go
+    `validateDateTime` (a real calendar date, hours <= 23, a leap second only at 23:59 UTC)."""
+    if not isinstance(value, str):
+        return True
+    if len(value) < 20 or value[10] not in "tT" or not _is_date(value[:10]):
+        return False
+    return _is_time(value[11:])
+
+
+def _is_date(text: str) -> bool:
+    # Go's time.Parse("2006-01-02", ...): exactly 4-2-2 digits, a day that exists (year 0 is a leap year)
+    if not _DATE.match(text):
+        return False
+    year, month, day = (int(part) for part in text.split("-"))
+    try:
+        datetime.date(year or 2000, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _go_atoi(token: str) -> int | None:
+    return int(token) if re.fullmatch(r"[+-]?[0-9]+", token) else None
+
+
+def _is_time(text: str) -> bool:
+    if len(text) < 9 or text[2] != ":" or text[5] != ":":
+        return False
+    hms = [_go_atoi(t) for t in text[:8].split(":", 2)]
+    if any(v is None or v < 0 for v in hms) or len(hms) != 3:
+        return False
+    hours, minutes, seconds = (v or 0 for v in hms)
+    if hours > 23 or minutes > 59 or seconds > 60:
+        return False
+    rest = text[8:]
+    if rest.startswith("."):
+        digits = len(rest[1:]) - len(rest[1:].lstrip("0123456789"))
+        if digits == 0:
+            return False
+        rest = rest[1 + digits :]
+    if rest not in ("z", "Z"):
+        if len(rest) != 6 or rest[0] not in "+-" or rest[3] != ":":
+            return False
+        zone = [_go_atoi(t) for t in rest[1:].split(":", 1)]
+        if any(v is None or v < 0 for v in zone):
+            return False
+        zone_hours, zone_minutes = (v or 0 for v in zone)
+        if zone_hours > 23 or zone_minutes > 59:
+            return False
+        sign = -1 if rest[0] == "+" else 1
+        total = (hours * 60 + minutes) + sign * (zone_hours * 60 + zone_minutes)
+        total += 24 * 60 if total < 0 else 0
+        hours, minutes = total // 60, total % 60
+    return seconds < 60 or (hours == 23 and minutes == 59)
 
 
 # ---- loading ----------------------------------------------------------------------------------------
@@ -425,6 +478,43 @@ def _extra_keys(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[
     return [k for k in instance if k not in known and not any(re.search(p, k) for p in patterns)]
 
 
+def worded(keyword: str, path: PathTuple, instance: Any, expected: Any) -> str | None:
+    """The message for a failed `keyword` (its schema value `expected`) on `instance`, worded the same for
+    both validators; None for a keyword worded elsewhere."""
+    if keyword == "type":
+        return f"expected {_either(expected)}, got {_got(instance)}"
+    if keyword == "enum" and isinstance(expected, list):
+        return f"expected one of {', '.join(_show(v) for v in expected)}; got {_show(instance)}"
+    if keyword == "pattern" and path == ("metadata", "name"):
+        return (
+            f"{_show(instance)} is not a valid name (lower-case letters, digits, '-' and '.'; "
+            "starting and ending with a letter or digit)"
+        )
+    if keyword == "pattern":
+        return f"{_show(instance)} does not match the pattern {expected}"
+    if keyword == "format":
+        hint = " (a Go duration such as 30s, 5m or 1h)" if expected == "duration" else ""
+        return f"{_show(instance)} is not a valid {expected}{hint}"
+    if keyword in ("minItems", "maxItems") and isinstance(instance, list):
+        bound = "at least" if keyword == "minItems" else "at most"
+        return f"expected {bound} {expected} item(s), got {len(instance)}"
+    if keyword in ("minLength", "maxLength") and isinstance(instance, str):
+        bound = "at least" if keyword == "minLength" else "at most"
+        return f"expected {bound} {expected} character(s), got {len(instance)}"
+    if keyword in ("minimum", "maximum"):
+        bound = ">=" if keyword == "minimum" else "<="
+        return f"expected a number {bound} {expected}, got {_show(instance)}"
+    return None
+
+
+def _exclusive_message(branches: Any) -> str | None:
+    """`oneOf` branches that each require one field (Istio's `exact`/`prefix`/`regex`) -> one message."""
+    if not isinstance(branches, list):
+        return None
+    exclusive = sorted({n for b in branches if isinstance(b, Mapping) for n in b.get("required", [])})
+    return f"set at most one of: {', '.join(exclusive)}" if exclusive else None
+
+
 def describe_error(error: ValidationError) -> list[SchemaProblem]:
     """One jsonschema error -> (path in the object, message) pairs, worded for the user."""
     path: PathTuple = tuple(error.absolute_path)
@@ -439,27 +529,6 @@ def describe_error(error: ValidationError) -> list[SchemaProblem]:
         return [
             SchemaProblem((*path, n), f'missing required field "{n}"') for n in expected if n not in instance
         ]
-    if keyword == "type":
-        return [SchemaProblem(path, f"expected {_either(expected)}, got {_got(instance)}")]
-    if keyword == "enum":
-        return [
-            SchemaProblem(
-                path, f"expected one of {', '.join(_show(v) for v in expected)}; got {_show(instance)}"
-            )
-        ]
-    if keyword == "pattern" and path == ("metadata", "name"):
-        return [
-            SchemaProblem(
-                path,
-                f"{_show(instance)} is not a valid name (lower-case letters, digits, '-' and '.'; "
-                "starting and ending with a letter or digit)",
-            )
-        ]
-    if keyword == "pattern":
-        return [SchemaProblem(path, f"{_show(instance)} does not match the pattern {expected}")]
-    if keyword == "format":
-        hint = " (a Go duration such as 30s, 5m or 1h)" if expected == "duration" else ""
-        return [SchemaProblem(path, f"{_show(instance)} is not a valid {expected}{hint}")]
     if keyword in ("oneOf", "anyOf") and isinstance(expected, list):
         if all(isinstance(b, Mapping) and set(b) == {"type"} for b in expected):
             return [
@@ -469,19 +538,11 @@ def describe_error(error: ValidationError) -> list[SchemaProblem]:
             ]
         if error.context:
             return describe_error(best_match(error.context))
-        exclusive = sorted({n for b in expected if isinstance(b, Mapping) for n in b.get("required", [])})
+        exclusive = _exclusive_message(expected)
         if exclusive:
-            return [SchemaProblem(path, f"set at most one of: {', '.join(exclusive)}")]
-    if keyword in ("minItems", "maxItems") and isinstance(instance, list):
-        bound = "at least" if keyword == "minItems" else "at most"
-        return [SchemaProblem(path, f"expected {bound} {expected} item(s), got {len(instance)}")]
-    if keyword in ("minLength", "maxLength") and isinstance(instance, str):
-        bound = "at least" if keyword == "minLength" else "at most"
-        return [SchemaProblem(path, f"expected {bound} {expected} character(s), got {len(instance)}")]
-    if keyword in ("minimum", "maximum"):
-        bound = ">=" if keyword == "minimum" else "<="
-        return [SchemaProblem(path, f"expected a number {bound} {expected}, got {_show(instance)}")]
-    return [SchemaProblem(path, error.message)]
+            return [SchemaProblem(path, exclusive)]
+    text = worded(str(keyword), path, instance, expected)
+    return [SchemaProblem(path, text if text is not None else error.message)]
 
 
 def subschema(schema: Mapping[str, Any], path: PathTuple) -> Mapping[str, Any] | None:
@@ -547,11 +608,12 @@ class BuiltinValidator:
             return [
                 _schema_finding(target, (), self.store.missing_message(api_version, kind), "SCHEMA-MISSING")
             ]
-        return [
-            _schema_finding(target, problem.path, problem.message, at_key=problem.at_key)
-            for error in validator.iter_errors(target.obj)
-            for problem in describe_error(error)
-        ]
+        # jsonschema reports a `required` list once per missing name, and describe_error names them all:
+        # keep one finding each (an object without `destination` and `project` once said both twice).
+        problems = dict.fromkeys(
+            p for error in validator.iter_errors(target.obj) for p in describe_error(error)
+        )
+        return [_schema_finding(target, p.path, p.message, at_key=p.at_key) for p in problems]
 
 
 class KubeconformError(ToolError):
@@ -701,10 +763,18 @@ def run_command(argv: Sequence[str], timeout: float) -> tuple[int, str, str]:
 
 # ---- kubeconform's JSON report ----------------------------------------------------------------------
 
-_ADDITIONAL = re.compile(r"additional ?propert(?:y|ies) ((?:'[^']*'(?:, )?)+)", re.IGNORECASE)
-_MISSING = re.compile(r"missing propert(?:y|ies):? ((?:'[^']*'(?:, )?)+)", re.IGNORECASE)
+_ADDITIONAL = re.compile(r"additional ?propert(?:y|ies) ((?:'(?:[^'\\]|\\.)*'(?:, )?)+)", re.IGNORECASE)
+_MISSING = re.compile(r"missing propert(?:y|ies):? ((?:'(?:[^'\\]|\\.)*'(?:, )?)+)", re.IGNORECASE)
 _NO_SCHEMA = re.compile(r"could not find schema for (\S+)")
-_QUOTED = re.compile(r"'([^']*)'")
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+_TREE_ENTRY = re.compile(r" ((?:  )*)- at '((?:[^'\\]|\\.)*)': ")
+# santhosh-tekuri/jsonschema v6.0.1 kind/kind.go messages (what kubeconform v0.7.0 prints).
+_TYPE = re.compile(r"^got (\w+), want (\w+(?: or \w+)*)$")
+_COUNT = re.compile(r"^(minItems|maxItems|minLength|maxLength): got (\d+), want (\d+)$")
+_BOUND = re.compile(r"^(minimum|maximum): got (\S+), want (\S+)$")
+_ENUM = re.compile(r"^value must be ")
+_PATTERN = re.compile(r"^'.*' does not match pattern '.*'$")
+_FORMAT = re.compile(r"^.* is not valid ([\w-]+): ")
 _SKIPPED_STATUSES = ("statusValid", "statusSkipped", "statusEmpty", "")
 
 
@@ -754,6 +824,112 @@ def _strip_location(message: str) -> str:
     return re.sub(r"^(?:-\s*)?at '[^']*':\s*", "", message.strip())
 
 
+def _unquote(text: str) -> str:
+    """A string quoted by santhosh-tekuri/jsonschema v6 `quote` (kind/kind.go: Go %q, then `\\'` for `'`)."""
+    body = text.replace("\\'", "'").replace('"', '\\"')
+    try:
+        value = json.loads(f'"{body}"')
+    except ValueError:
+        return text
+    return value if isinstance(value, str) else text
+
+
+class _Cause(NamedTuple):
+    """One entry of kubeconform's error tree: its depth (1 = a top-level cause), pointer and message."""
+
+    depth: int
+    pointer: str
+    message: str
+
+
+def _error_tree(msg: str) -> list[_Cause]:
+    """The causes in kubeconform's `msg`, in order, or [] when it is not the tree we know.
+
+    kubeconform v0.7.0 lists in `validationErrors` only the top-level causes of santhosh-tekuri/jsonschema
+    v6's error (pkg/validator/validator.go, tag v0.7.0: `for _, ve := range e.Causes`), so several problems
+    under one field come out as one `validation failed` there. `msg` has the whole tree (v6.0.1 output.go,
+    `ValidationError.display`: per cause a newline, two spaces per level below the first, `- at '<pointer>':
+    <message>`; kubeconform replaces the newlines by spaces). Quoted values escape `'`, so the markers are
+    unambiguous.
+    """
+    marks = list(_TREE_ENTRY.finditer(msg))
+    causes = []
+    for index, mark in enumerate(marks):
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(msg)
+        pointer = _unquote(mark.group(2))
+        causes.append(_Cause(len(mark.group(1)) // 2 + 1, pointer, msg[mark.end() : end].strip()))
+    return causes
+
+
+def _leaves(causes: Sequence[_Cause]) -> list[tuple[str, str, list[_Cause]]]:
+    """(pointer, message, children) of the causes worth reporting: the leaves, except that a failed oneOf /
+    anyOf whose branches only disagree on the type is one cause (its children are those types)."""
+    found: list[tuple[str, str, list[_Cause]]] = []
+    index = 0
+    while index < len(causes):
+        cause = causes[index]
+        end = index + 1
+        while end < len(causes) and causes[end].depth > cause.depth:
+            end += 1
+        children = list(causes[index + 1 : end])
+        direct = [c for c in children if c.depth == cause.depth + 1]
+        types = bool(direct) and len(direct) == len(children) and all(_TYPE.match(c.message) for c in direct)
+        if not children or (types and cause.message.startswith(("oneOf failed", "anyOf failed"))):
+            found.append((cause.pointer, cause.message, children))
+            index = end
+        else:
+            index += 1  # a grouping ("validation failed"): its children follow
+    return found
+
+
+def _at(obj: Any, path: PathTuple) -> Any:
+    for part in path:
+        if isinstance(obj, Mapping) and isinstance(part, str):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and isinstance(part, int) and part < len(obj):
+            obj = obj[part]
+        else:
+            return None
+    return obj
+
+
+def _kubeconform_problems(
+    path: PathTuple, message: str, children: Sequence[_Cause], target: LoadedObject, schema: Any
+) -> Iterator[SchemaProblem]:
+    """One kubeconform cause -> problems worded as the builtin validator words them (kind/kind.go v6.0.1
+    messages); an unknown message is shown as kubeconform printed it."""
+    node = subschema(schema, path) if isinstance(schema, Mapping) else None
+    instance = _at(target.obj, path)
+    text: str | None = None
+    if match := _ADDITIONAL.search(message):
+        known = list((node.get("properties") or {}).keys()) if node is not None else []
+        for name in _QUOTED.findall(match.group(1)):
+            yield SchemaProblem((*path, _unquote(name)), unknown_field_message(_unquote(name), known), True)
+        return
+    if match := _MISSING.search(message):
+        for name in _QUOTED.findall(match.group(1)):
+            yield SchemaProblem((*path, _unquote(name)), f'missing required field "{_unquote(name)}"')
+        return
+    if children:  # oneOf / anyOf of types
+        wanted = [w for c in children if (m := _TYPE.match(c.message)) for w in m.group(2).split(" or ")]
+        text = worded("type", path, instance, list(dict.fromkeys(wanted)))
+    elif match := _TYPE.match(message):
+        text = worded("type", path, instance, match.group(2).split(" or "))
+    elif match := _COUNT.match(message):
+        text = worded(match.group(1), path, instance, int(match.group(3)))
+    elif match := _BOUND.match(message):
+        text = worded(match.group(1), path, instance, (node or {}).get(match.group(1), match.group(3)))
+    elif _ENUM.match(message) and node is not None and isinstance(node.get("enum"), list):
+        text = worded("enum", path, instance, node["enum"])
+    elif _PATTERN.match(message) and node is not None and isinstance(node.get("pattern"), str):
+        text = worded("pattern", path, instance, node["pattern"])
+    elif match := _FORMAT.match(message):
+        text = worded("format", path, instance, match.group(1))
+    elif message.startswith("oneOf failed, subschemas") and node is not None:
+        text = _exclusive_message(node.get("oneOf"))
+    yield SchemaProblem(path, text or message)
+
+
 def _invalid(
     resource: Mapping[str, Any], target: LoadedObject, store: SchemaStore | None
 ) -> Iterator[SchemaProblem]:
@@ -766,21 +942,17 @@ def _invalid(
         api_version, kind = target.obj.get("apiVersion"), target.obj.get("kind")
         if isinstance(api_version, str) and isinstance(kind, str):
             schema = store.schema(api_version, kind)
+    causes: list[tuple[str, str, list[_Cause]]] = []
     for error in errors:
         if not isinstance(error, Mapping):
             raise KubeconformOutputError("a validationErrors entry is not an object")
-        path = _pointer_to_path(str(error.get("path", "")), target.obj)
-        message = _strip_location(str(error.get("msg", "")))
-        if match := _ADDITIONAL.search(message):
-            node = subschema(schema, path) if schema is not None else None
-            known = list((node.get("properties") or {}).keys()) if node is not None else []
-            for name in _QUOTED.findall(match.group(1)):
-                yield SchemaProblem((*path, name), unknown_field_message(name, known), at_key=True)
-        elif match := _MISSING.search(message):
-            for name in _QUOTED.findall(match.group(1)):
-                yield SchemaProblem((*path, name), f'missing required field "{name}"')
-        else:
-            yield SchemaProblem(path, message)
+        causes.append((str(error.get("path", "")), _strip_location(str(error.get("msg", ""))), []))
+    tree = _error_tree(str(resource.get("msg") or ""))
+    if sum(1 for c in tree if c.depth == 1) == len(causes):  # the tree is what validationErrors lists
+        causes = _leaves(tree)
+    for pointer, message, children in causes:
+        path = _pointer_to_path(pointer, target.obj)
+        yield from _kubeconform_problems(path, message, children, target, schema)
 
 
 def parse_kubeconform_output(
