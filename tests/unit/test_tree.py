@@ -51,8 +51,8 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def write(out: Path, manifests: list[Manifest], scope: Scope = Scope()) -> tree.WriteReport:
-    return apply_plan(plan_tree(out, manifests, scope))
+def write(out: Path, manifests: list[Manifest], scope: Scope | None = None) -> tree.WriteReport:
+    return apply_plan(plan_tree(out, manifests, scope or Scope()))
 
 
 # ---- layout and scope ---------------------------------------------------------------------------------
