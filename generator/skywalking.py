@@ -11,6 +11,7 @@ Facts this relies on (shared/reference/NOTES.md sections 2 and 3):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # Metrics SkyWalking stores as integer fractions x 10000 (OAL `apdex()` and `percent()`).
@@ -50,40 +51,173 @@ def _number(value: float, scaled: bool) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def query(check: MetricCheck, style: str) -> str:
-    """The GraphQL query for one metric; `{{ args.service-name }}` is filled in by Argo Rollouts."""
+# --- the OAP version ----------------------------------------------------------------------------------------
+#
+# Facts read from apache/skywalking at each release tag, and from the query protocol (apache/
+# skywalking-query-protocol, a submodule of skywalking at
+# oap-server/server-query-plugin/query-graphql-plugin/src/main/resources/query-protocol; each skywalking tag
+# vX.Y.Z points at the protocol commit tagged vX.Y.Z there):
+# - `readMetricsValues(condition: MetricsCondition!, duration: Duration!): MetricsValues!`, `Entity.normal`
+#   and `readLabeledMetricsValues(condition, labels: [String!]!, duration)` are in metrics-v2.graphqls from
+#   v8.0.0 on, unchanged up to v10.4.0.
+# - `Entity.scope` is `Scope!` (required) up to v9.3.0 and `Scope` ("Deprecated from 9.4.0") since v9.4.0, so
+#   the readMetricsValues query always sends `scope: Service`.
+# - `KVInt.isEmptyValue: Boolean!` and `execExpression` (MQE, metrics-v3.graphqls) first appear in v9.5.0.
+#   MQE leaves `value` null for an empty minute in every release since (MetricsExpressionQuery.java sets it
+#   only `if (!mqeValue.isEmptyValue())`, v9.5.0 .. v10.4.0).
+# - MQE label selectors (oap-server/.../mqe-grammar MQEParser.g4, docs/en/api/metrics-query-expression.md):
+#   v9.5.0 `service_percentile{label='0,1,2,3,4'}` (the one label is literally named `label`); v9.6.0, v9.7.0
+#   `{_='...'}` (anonymous label `_`); both take the rank's index in PercentileMetrics.RANKS =
+#   {50, 75, 90, 95, 99}.
+#   Since v10.0.0 `{p='50,75,90,95,99'}` (percentile2, DataLabel.PERCENTILE_LABEL_NAME = "p").
+#
+# Supported: every release from 9.0 to 10.4 (any patch of those minors). 8.x ended with 8.9.1 in 2021 and
+# versions after 10.4 have a protocol this copy does not know, so both are refused rather than guessed.
+# The default is the newest upstream release: TSB bundles its own OAP build, whose version a user states in
+# the environment; upstream's current protocol is the one a new installation gets.
+DEFAULT_OAP_VERSION = "10.4.0"
+OAP_VERSION_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+$"
+# The releases whose query protocol is shipped in schemas/skywalking-query-protocol/<release>/: every 9.x and
+# 10.x minor, except that 9.7.0 serves 9.6.0's protocol (same submodule commit ee452f9) and 10.0.1 10.0.0's.
+PROTOCOL_RELEASES = (
+    "9.0.0", "9.1.0", "9.2.0", "9.3.0", "9.4.0", "9.5.0", "9.6.0",
+    "10.0.0", "10.1.0", "10.2.0", "10.3.0", "10.4.0",
+)  # fmt: skip
+SUPPORTED_MINORS = (
+    (9, 0), (9, 1), (9, 2), (9, 3), (9, 4), (9, 5), (9, 6), (9, 7),
+    (10, 0), (10, 1), (10, 2), (10, 3), (10, 4),
+)  # fmt: skip
+EMPTY_VALUE_SINCE = (9, 5, 0)  # KVInt.isEmptyValue
+MQE_SINCE = (9, 5, 0)  # execExpression
+MQE_ANONYMOUS_LABEL_SINCE = (9, 6, 0)  # {_='4'} instead of {label='4'}
+MQE_NAMED_LABELS_SINCE = (10, 0, 0)  # {p='99'}
+PERCENTILE_RANKS = (50, 75, 90, 95, 99)
+
+Version = tuple[int, int, int]
+
+
+def parse_oap_version(text: str) -> Version:
+    """`"10.4.0"` -> (10, 4, 0); ValueError saying what is wrong for junk or an unsupported release."""
+    if not isinstance(text, str) or not re.fullmatch(OAP_VERSION_PATTERN, text):
+        raise ValueError(
+            f"SkyWalking version {text!r} is not MAJOR.MINOR.PATCH (e.g. {DEFAULT_OAP_VERSION!r})"
+        )
+    major, minor, patch = (int(part) for part in text.split("."))
+    if (major, minor) not in SUPPORTED_MINORS:
+        raise ValueError(
+            f"SkyWalking {text} is not supported: gitops-gen knows the query protocol of "
+            f"9.0.x to 10.4.x (the newest is {DEFAULT_OAP_VERSION})"
+        )
+    return major, minor, patch
+
+
+def _version_text(version: Version) -> str:
+    return ".".join(map(str, version))
+
+
+def protocol_release(oap_version: str) -> str:
+    """The shipped protocol folder serving an OAP version: the newest release not newer than it."""
+    version = parse_oap_version(oap_version)
+    return max((r for r in PROTOCOL_RELEASES if _parse(r) <= version), key=_parse)
+
+
+def _parse(release: str) -> Version:
+    major, minor, patch = (int(part) for part in release.split("."))
+    return major, minor, patch
+
+
+def has_empty_value(oap_version: str) -> bool:
+    """Whether readMetricsValues can tell an empty minute (`isEmptyValue`) from a real 0."""
+    return parse_oap_version(oap_version) >= EMPTY_VALUE_SINCE
+
+
+def style_problem(style: str, check: MetricCheck, oap_version: str) -> str | None:
+    """Why this query style cannot read this metric from this OAP, or None when it can."""
+    version = parse_oap_version(oap_version)
+    if style == "mqe" and version < MQE_SINCE:
+        return (
+            f"queryStyle mqe needs SkyWalking >= {_version_text(MQE_SINCE)} (execExpression); "
+            f"this environment says {oap_version}"
+        )
+    if style != "mqe" and is_labeled(check.metric) and check.condition is None:
+        where = (
+            "set analysis.queryStyle: mqe"
+            if version >= MQE_SINCE
+            else f"MQE needs SkyWalking >= {_version_text(MQE_SINCE)}; this environment says {oap_version}"
+        )
+        return (
+            f"{check.metric} is a labeled metric: readMetricsValues reads one value per minute, "
+            f"percentiles are read only through MQE here ({where})"
+        )
+    if check.percentile is not None and check.percentile not in PERCENTILE_RANKS:
+        return f"SkyWalking computes the percentiles {', '.join(map(str, PERCENTILE_RANKS))} only"
+    return None
+
+
+def mqe_expression(check: MetricCheck, oap_version: str = DEFAULT_OAP_VERSION) -> str:
+    """The MQE expression for the metric, with the label selector this OAP version's grammar accepts."""
+    if check.percentile is None:
+        return check.metric
+    version = parse_oap_version(oap_version)
+    if version >= MQE_NAMED_LABELS_SINCE:
+        return f"{check.metric}{{p='{check.percentile}'}}"
+    # Before 10.0 the label value is the index of the rank in PercentileMetrics.RANKS.
+    index = PERCENTILE_RANKS.index(check.percentile)
+    name = "_" if version >= MQE_ANONYMOUS_LABEL_SINCE else "label"
+    return f"{check.metric}{{{name}='{index}'}}"
+
+
+def query(check: MetricCheck, style: str, oap_version: str = DEFAULT_OAP_VERSION) -> str:
+    """The GraphQL query for one metric; `{{ args.service-name }}` is filled in by Argo Rollouts.
+
+    ValueError for an unsupported version or a style the version lacks (see `style_problem`).
+    """
+    problem = style_problem(style, check, oap_version)
+    if problem is not None and style == "mqe":
+        raise ValueError(problem)
     entity_name = '"{{ args.' + SERVICE_NAME_ARG + ' }}"'
     if style == "mqe":
-        expression = check.metric
-        if check.percentile is not None:
-            expression += f"{{p='{check.percentile}'}}"
         return (
             "query queryData($duration: Duration!) {\n"
             f"  {check.alias}: execExpression(\n"
-            f'    expression: "{expression}",\n'
+            f'    expression: "{mqe_expression(check, oap_version)}",\n'
             f"    entity: {{ serviceName: {entity_name}, normal: true }},\n"
             "    duration: $duration) {\n"
             "      type error results { values { value } }\n"
             "    }\n"
             "}\n"
         )
+    point = "value isEmptyValue" if has_empty_value(oap_version) else "value"
+    # `scope` is required up to 9.3 and deprecated (sensed from the metric) since 9.4: always sending it
+    # keeps one query valid on every supported release.
     return (
         "query queryData($duration: Duration!) {\n"
         f"  {check.alias}: readMetricsValues(\n"
         f'    condition: {{ name: "{check.metric}", entity: {{ scope: Service, serviceName: {entity_name},'
         " normal: true } },\n"
         "    duration: $duration) {\n"
-        "      label values { values { value isEmptyValue } }\n"
+        f"      label values {{ values {{ {point} }} }}\n"
         "    }\n"
         "}\n"
     )
 
 
-def success_condition(check: MetricCheck, style: str, min_points: int) -> str:
+def success_condition(
+    check: MetricCheck, style: str, min_points: int, oap_version: str = DEFAULT_OAP_VERSION
+) -> str:
     """Every minute with traffic meets the bounds, and at least `min_points` minutes had traffic.
 
     Minutes without traffic are left out (they read as 0, which would fail an Apdex check), and the
-    minimum count keeps a window with no traffic at all from passing vacuously.
+    minimum count keeps a window with no traffic at all from passing vacuously. How an empty minute is
+    recognised depends on the OAP:
+    - MQE (>= 9.5): its `value` is null;
+    - readMetricsValues on >= 9.5: `isEmptyValue: true`;
+    - readMetricsValues before 9.5: nothing marks it, it is just `value: 0`, so points with `value > 0` are
+      the minutes with traffic. This cannot tell a minute without traffic from a minute whose value really
+      is 0: an Apdex or SLA of 0 (every request frustrated or failed), an average latency under 1 ms, or a
+      percentile of 0. Such minutes are skipped instead of failing the bounds. A canary that is that bad the
+      whole window still fails (none of its minutes count, so fewer than `min_points` remain), but one that
+      is totally broken in some minutes and healthy in at least `min_points` others passes.
     """
     if check.condition:
         return check.condition
@@ -95,8 +229,12 @@ def success_condition(check: MetricCheck, style: str, min_points: int) -> str:
         bounds.append(f"asFloat(.value) <= {_number(check.maximum, scaled)}")
     predicate = " && ".join(bounds)
     if style == "mqe":
+        problem = style_problem(style, check, oap_version)
+        if problem is not None:
+            raise ValueError(problem)
         results = f"result.{check.alias}.results"
         points = f"filter({results}[0].values, {{.value != nil}})"
         return f"len({results}) == 1 && len({points}) >= {min_points} && all({points}, {{{predicate}}})"
-    points = f"filter(result.{check.alias}.values.values, {{!.isEmptyValue}})"
+    traffic = "!.isEmptyValue" if has_empty_value(oap_version) else ".value > 0"
+    points = f"filter(result.{check.alias}.values.values, {{{traffic}}})"
     return f"len({points}) >= {min_points} && all({points}, {{{predicate}}})"

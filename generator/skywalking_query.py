@@ -23,6 +23,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInputObjectType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
@@ -48,6 +49,7 @@ from graphql import (
 from graphql.type.definition import GraphQLInterfaceType, GraphQLOutputType
 
 from generator.resources import data_dir
+from generator.skywalking import DEFAULT_OAP_VERSION, PROTOCOL_RELEASES, protocol_release
 
 # A path element meaning "every item of the list above": ("svc", "values", "values", LIST_ITEM, "value").
 LIST_ITEM = "[]"
@@ -71,8 +73,13 @@ class QueryProblem:
     column: int = 0
 
 
-def check_query(query: str) -> list[QueryProblem]:
-    """Every problem that would make the provider's request fail, sorted by position."""
+def check_query(query: str, oap_version: str = DEFAULT_OAP_VERSION) -> list[QueryProblem]:
+    """Every problem that would make the provider's request fail on that OAP, sorted by position.
+
+    The query is validated against the protocol of `oap_version` (ValueError if unsupported); a field or
+    argument that this release lacks but a later one has says since when it exists.
+    """
+    release = protocol_release(oap_version)
     problems, breaks_syntax = _check_tags(query)
     if breaks_syntax:
         # A tag outside a string literal (or an unclosed one) is also a GraphQL syntax error at the same
@@ -83,7 +90,10 @@ def check_query(query: str) -> list[QueryProblem]:
     except GraphQLSyntaxError as error:
         return _sorted([*problems, _from_graphql_error(error)])
     problems += _check_operations(document)
-    problems += [_from_graphql_error(error) for error in validate(_schema(), document)]
+    problems += [
+        _explained(_from_graphql_error(error), oap_version, release)
+        for error in validate(_schema(release), document)
+    ]
     return _sorted(problems)
 
 
@@ -97,7 +107,7 @@ def placeholders(query: str) -> list[str]:
     return names
 
 
-def result_paths(query: str) -> set[tuple[str, ...]]:
+def result_paths(query: str, oap_version: str = DEFAULT_OAP_VERSION) -> set[tuple[str, ...]]:
     """Every JSON path the response `data` (the condition's `result`) can have for this query.
 
     Top-level keys are the aliases, or the field names where there is no alias; a list level adds a
@@ -105,13 +115,15 @@ def result_paths(query: str) -> set[tuple[str, ...]]:
     ("service_apdex",), ("service_apdex", "values"), ("service_apdex", "values", "values"),
     ("service_apdex", "values", "values", "[]") and ("service_apdex", "values", "values", "[]", "value").
     A query that does not parse has no paths; fields unknown to the schema are kept, without list marks.
+    The schema is the protocol of `oap_version`.
     """
+    release = protocol_release(oap_version)
     try:
         document = parse(Source(query, "query"))
     except GraphQLSyntaxError:
         return set()
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    doc = _Document(_schema(), fragments)
+    doc = _Document(_schema(release), fragments)
     paths: set[tuple[str, ...]] = set()
     for operation in _operations(document):
         root = doc.schema.get_root_type(operation.operation)
@@ -123,16 +135,57 @@ def result_paths(query: str) -> set[tuple[str, ...]]:
 
 
 @functools.cache
-def _schema() -> GraphQLSchema:
+def _schema(release: str) -> GraphQLSchema:
+    """The protocol shipped for one release (a name in `PROTOCOL_RELEASES`), built once per process."""
     # common.graphqls defines `schema { query: Query mutation: Mutation }` and the root types; every other
     # file adds to them with `extend type Query`. build_ast_schema applies extensions found in the same
     # document, so the concatenated files build as they are (no assume_valid_sdl needed).
-    folder = data_dir("schemas") / "skywalking-query-protocol"
+    folder = data_dir("schemas") / "skywalking-query-protocol" / release
     documents = [
         parse(Source(path.read_text(encoding="utf-8"), path.name))
         for path in sorted(folder.glob("*.graphqls"))
     ]
     return build_ast_schema(concat_ast(documents))
+
+
+# A field the release lacks (graphql-core's wording, 3.2 and 3.3), and an input field it requires.
+_UNKNOWN_FIELD = re.compile(r"Cannot query field '(\w+)' on type '(\w+)'\.")
+_REQUIRED_INPUT_FIELD = re.compile(
+    r"Expected value of type '(\w+)!?' to include required field '(\w+)'"
+    r"|Field '(\w+)\.(\w+)' of required type '[^']+' was not provided\."
+)
+
+
+def _explained(problem: QueryProblem, oap_version: str, release: str) -> QueryProblem:
+    """Say since which release a missing field exists, or since when a required one is optional."""
+    later = PROTOCOL_RELEASES[PROTOCOL_RELEASES.index(release) + 1 :]
+    unknown = _UNKNOWN_FIELD.match(problem.message)
+    if unknown:
+        field, type_name = unknown.groups()
+        since = next((r for r in later if _has_field(_schema(r), type_name, field)), None)
+        if since is not None:
+            note = f"SkyWalking {oap_version}; {field} exists since {since}"
+            return QueryProblem(f"{problem.message} ({note})", problem.line, problem.column)
+    required = _REQUIRED_INPUT_FIELD.match(problem.message)
+    if required:
+        type_name, field = required.group(1, 2) if required.group(1) else required.group(3, 4)
+        since = next((r for r in later if _is_optional_input(_schema(r), type_name, field)), None)
+        if since is not None:
+            note = f"SkyWalking {oap_version}; {type_name}.{field} is optional since {since}"
+            return QueryProblem(f"{problem.message} ({note})", problem.line, problem.column)
+    return problem
+
+
+def _has_field(schema: GraphQLSchema, type_name: str, field: str) -> bool:
+    named = schema.get_type(type_name)
+    return isinstance(named, GraphQLObjectType | GraphQLInterfaceType) and field in named.fields
+
+
+def _is_optional_input(schema: GraphQLSchema, type_name: str, field: str) -> bool:
+    named = schema.get_type(type_name)
+    if not isinstance(named, GraphQLInputObjectType) or field not in named.fields:
+        return False
+    return not isinstance(named.fields[field].type, GraphQLNonNull)
 
 
 # --- template tags ----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 
 from generator import skywalking_query
 from generator.resources import data_dir
+from generator.skywalking import PROTOCOL_RELEASES
 from generator.skywalking_query import LIST_ITEM, QueryProblem, check_query, placeholders, result_paths
 
 # tetrateio/tsb-gitops-demo argo/rollout/analysis.yaml (c56fd5d), spec.metrics[0].provider.skywalking.query
@@ -289,26 +290,37 @@ def test_result_paths_of_a_query_that_does_not_parse() -> None:
 
 def test_schema_files_are_vendored_with_their_source() -> None:
     folder = data_dir("schemas") / "skywalking-query-protocol"
-    assert len(list(folder.glob("*.graphqls"))) == 24
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == sorted(PROTOCOL_RELEASES)
+    assert len(list((folder / "10.4.0").glob("*.graphqls"))) == 24
+    assert len(list((folder / "9.0.0").glob("*.graphqls"))) == 16
+    assert not list(folder.glob("*.graphqls"))
     source = (folder / "SOURCE.md").read_text(encoding="utf-8")
     assert "apache/skywalking-query-protocol" in source
-    assert "3e99edc388e566c0e660fb9086bc0e5212d7ebe4" in source
+    assert "| `10.4.0/` | v10.4.0 | 4fc10625ba72ef4788972b4f7991a535065d609b |" in source
+    assert "| `9.4.0/` | v9.4.0 | 450328c6445d4dc50a868a0b797a14755f1d82cc |" in source
+    assert all(f"| `{release}/` | v{release} |" in source for release in PROTOCOL_RELEASES)
     assert "Apache-2.0" in source
+    for path in folder.glob("*/*.graphqls"):
+        assert "Licensed to the Apache Software Foundation" in path.read_text(encoding="utf-8"), path
 
 
 def test_schema_has_the_fields_the_provider_queries_use() -> None:
-    query_type = skywalking_query._schema().query_type
+    query_type = skywalking_query._schema("10.4.0").query_type
     assert query_type is not None
     assert {"readMetricsValues", "execExpression", "checkHealth"} <= set(query_type.fields)
 
 
-def test_schema_is_built_once() -> None:
+def test_schema_is_built_once_per_release() -> None:
     check_query(DEMO)
     before = skywalking_query._schema.cache_info()
     check_query(MQE)
+    check_query(MQE, "10.4.1")  # a patch release reads its minor's protocol
     after = skywalking_query._schema.cache_info()
     assert after.misses == before.misses
     assert after.hits > before.hits
+    check_query(DEMO, "9.7.0")
+    check_query(DEMO, "9.6.0")
+    assert skywalking_query._schema.cache_info().currsize <= after.currsize + 1
 
 
 @pytest.mark.parametrize("query", ["", "   ", "# only a comment"])
