@@ -34,8 +34,13 @@ class CheckResult:
     def warnings(self) -> int:
         return len(self.findings) - self.errors
 
+    @property
+    def open_warnings(self) -> int:
+        """Warnings nobody acknowledged: what `--strict` fails on."""
+        return sum(1 for f in self.findings if f.severity != "error" and not f.acknowledged)
+
     def failed(self, strict: bool = False) -> bool:
-        return bool(self.errors or (strict and self.warnings))
+        return bool(self.errors or (strict and self.open_warnings))
 
 
 def _sorted(findings: Iterable[Finding]) -> tuple[Finding, ...]:
@@ -65,10 +70,17 @@ def check_manifests(manifests: Sequence[Manifest], validator: Validator, display
     exists = _tree_of(repo_files).__contains__
     for items in by_env.values():
         findings.extend(rules.check(items, exists))
+    acknowledged = {_display(display_root, m): dict(m.acknowledged) for m in manifests if m.acknowledged}
     findings = [
-        replace(f, message=f"{f.message} [rendered from {sources[f.location.path]}]")
-        if sources.get(f.location.path)
-        else f
+        replace(
+            f,
+            message=f"{f.message} [rendered from {sources[f.location.path]}]"
+            if sources.get(f.location.path)
+            else f.message,
+            acknowledged=acknowledged.get(f.location.path, {}).get(f.rule, "")
+            if f.severity == "warning"
+            else "",
+        )
         for f in findings
     ]
     return CheckResult(_sorted(findings), len(manifests))

@@ -32,11 +32,15 @@ class Location:
 
 @dataclass(frozen=True)
 class Problem:
-    """One user mistake: where it is, what was expected, and a hint when there is one."""
+    """One user mistake: where it is, what was expected, and a hint when there is one.
+
+    `subject` names what the problem was found for (`reviews in demo`); the same mistake found for many
+    subjects, say a value every environment merges in, is reported once, naming them all."""
 
     location: Location
     message: str
     hint: str = ""
+    subject: str = ""
 
     def __str__(self) -> str:
         text = f"{self.location}: "
@@ -46,6 +50,31 @@ class Problem:
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+
+def merge_repeats(problems: Iterable[Problem]) -> list[Problem]:
+    """One problem per place and message: repeats found for several subjects become one that names them."""
+    groups: dict[tuple[Location, str, str], list[Problem]] = {}
+    for problem in problems:
+        groups.setdefault((problem.location, problem.message, problem.hint), []).append(problem)
+    merged = []
+    for (location, message, hint), repeats in groups.items():
+        subjects = sorted({p.subject for p in repeats if p.subject})
+        if len(subjects) > 1:
+            message = f"{message} [for {_names(subjects)}]"
+        merged.append(Problem(location, message, hint, subjects[0] if len(subjects) == 1 else ""))
+    return merged
+
+
+def _names(subjects: Sequence[str]) -> str:
+    """`reviews in demo, reviews in prod` -> `reviews in demo and prod`; else listed as they are."""
+    services = {s.partition(" in ")[0] for s in subjects}
+    envs = {s.partition(" in ")[2] for s in subjects}
+    if len(services) == 1 and all(" in " in s for s in subjects):
+        return f"{next(iter(services))} in environments {', '.join(sorted(envs))}"
+    if len(envs) == 1 and all(" in " in s for s in subjects):
+        return f"services {', '.join(sorted(services))} in {next(iter(envs))}"
+    return ", ".join(subjects)
 
 
 class GeneratorError(Exception):
@@ -58,7 +87,7 @@ class GeneratorError(Exception):
             self.problems: tuple[Problem, ...] = ()
             text = problems
         else:
-            self.problems = tuple(sorted(problems, key=lambda p: (p.location, p.message)))
+            self.problems = tuple(sorted(merge_repeats(problems), key=lambda p: (p.location, p.message)))
             text = "\n".join(str(p) for p in self.problems)
         super().__init__(text)
 
@@ -100,9 +129,13 @@ class Finding:
     message: str
     obj: str = ""  # "Kind/name" of the object concerned
     link: str = ""
+    acknowledged: str = ""  # why a warning is accepted (the spec's `acknowledge`): it never fails a run
 
     def __str__(self) -> str:
-        text = f"{self.location}: {self.rule} {self.severity}: "
+        severity = self.severity
+        if self.acknowledged:
+            severity += f" (acknowledged: {self.acknowledged})"
+        text = f"{self.location}: {self.rule} {severity}: "
         if self.obj:
             text += f"{self.obj}: "
         if self.location.field:

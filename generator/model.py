@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .environments import Merged, apply_defaults, merge_layers, service_layers
 from .errors import Location, Problem, raise_if_any
-from .skywalking import QUERY_STYLES, SCALED_BY_10000, MetricCheck, is_labeled, service_name
+from .expr_check import dialect_for
+from .skywalking import (
+    QUERY_STYLES,
+    SCALED_BY_10000,
+    MetricCheck,
+    fraction_hint,
+    is_labeled,
+    parse_oap_version,
+    service_name,
+    style_problem,
+)
 from .spec import SourceFile, schema_file, without_removals
 
 ROLLOUTS_ANNOTATION_MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
@@ -132,6 +142,7 @@ class Service:
     tenancy: Tenancy
     argocd: ArgoApp
     source: str  # services/<name>.yaml
+    acknowledged: Mapping[str, str] = field(default_factory=dict)  # warning rule ID -> why it is accepted
 
     def skywalking_service_name(self) -> str:
         assert self.canary is not None
@@ -162,7 +173,10 @@ class Environment:
     tenancy_namespace: str | None
     gateways: tuple[Gateway, ...]
     namespace_labels: Mapping[str, str] | None  # None: namespaces are created by someone else
+    oap_version: str  # SkyWalking OAP release: decides the query and the condition
+    rollouts_version: str  # Argo Rollouts release: decides the expression language of conditions
     source: str
+    acknowledged: Mapping[str, str] = field(default_factory=dict)  # of the environment's own objects
 
 
 # ---- resolution ---------------------------------------------------------------------------------------
@@ -257,6 +271,27 @@ def resolve_environment(name: str, source: SourceFile) -> Environment:
                 "remove targetRevision: Applications follow gitops.branch",
             )
         )
+    address = data["skywalking"]["address"]
+    if address.rstrip("/").endswith("/graphql"):
+        problems.append(
+            Problem(
+                source.locate(("skywalking", "address")),
+                f"address {address!r} ends in /graphql",
+                "give the OAP address only: the SkyWalking provider appends /graphql itself",
+            )
+        )
+    oap_version = data["skywalking"]["version"]
+    try:
+        parse_oap_version(oap_version)
+    except ValueError as exc:
+        problems.append(Problem(source.locate(("skywalking", "version")), str(exc)))
+    rollouts_version = data["argoRollouts"]["version"]
+    try:
+        dialect_for(rollouts_version)
+    except ValueError as exc:
+        problems.append(Problem(source.locate(("argoRollouts", "version")), str(exc)))
+    acknowledged = data.get("acknowledge", {})
+    problems += acknowledgement_problems(acknowledged, lambda rule: source.locate(("acknowledge", rule)))
     raise_if_any(problems)
     argocd = data["argocd"]
     namespaces = data["namespaces"]
@@ -273,7 +308,10 @@ def resolve_environment(name: str, source: SourceFile) -> Environment:
         tenancy_namespace=tsb.get("tenancyNamespace"),
         gateways=tuple(gateways),
         namespace_labels=dict(namespaces["labels"]) if namespaces["create"] else None,
+        oap_version=oap_version,
+        rollouts_version=rollouts_version,
         source=source.display,
+        acknowledged=dict(acknowledged),
     )
 
 
@@ -333,6 +371,11 @@ class _ServiceResolver:
                     f"set tsb.{key} in the environment ({self.env.source}) or the spec",
                 )
         ingress = self._ingress(tenancy) if "ingress" in data else None
+        acknowledged = data.get("acknowledge", {})
+        for problem in acknowledgement_problems(
+            acknowledged, lambda r: self.merged.locate(("acknowledge", r))
+        ):
+            self.problems.append(problem)
         argocd = _argo_app(data["argocd"], self.env.branch)
         if not argocd.repo_url:
             self.problem(("argocd", "repoURL"), "no GitOps repoURL", "set gitops.repoURL in the environment")
@@ -353,6 +396,7 @@ class _ServiceResolver:
             tenancy=tenancy,
             argocd=argocd,
             source=self.source,
+            acknowledged=dict(acknowledged),
         )
 
     def _steps(self, canary: Mapping[str, Any]) -> tuple[Step, ...]:
@@ -447,6 +491,14 @@ class _ServiceResolver:
                 condition=apdex.get("successCondition"),
             )
         ]
+        # The style itself may not exist in this environment's OAP: said once, at the style.
+        style_unsupported = style_problem(style, checks[0], self.env.oap_version)
+        if style_unsupported:
+            self.problem(
+                ("analysis", "queryStyle"),
+                style_unsupported,
+                f"set skywalking.version in {self.env.source} if the OAP is newer, or use readMetricsValues",
+            )
         names: dict[str, tuple[str | int, ...]] = {"apdex": ("analysis", "apdex")}
         for index, metric in enumerate(raw.get("metrics", [])):
             path: tuple[str | int, ...] = ("analysis", "metrics", index)
@@ -467,12 +519,8 @@ class _ServiceResolver:
                 self.problem(
                     (*path, "metric"), f"{check.metric} holds several percentiles", "set percentile: 99"
                 )
-            if is_labeled(check.metric) and style != "mqe" and check.condition is None:
-                self.problem(
-                    (*path, "metric"),
-                    f"{check.metric} is a labeled metric, read only through MQE here",
-                    "set analysis.queryStyle: mqe (SkyWalking >= 9.5)",
-                )
+            elif not style_unsupported and (problem := style_problem(style, check, self.env.oap_version)):
+                self.problem((*path, "metric"), problem)
             if check.metric in SCALED_BY_10000:
                 for bound_key in ("min", "max"):
                     value = metric.get(bound_key)
@@ -480,14 +528,14 @@ class _ServiceResolver:
                         self.problem(
                             (*path, bound_key),
                             f"{check.metric} bounds are fractions, got {value}",
-                            f"write {value / 10000 if value > 1 else value} for {value}",
+                            fraction_hint(value) if value > 1 else "between 0 and 1",
                         )
             checks.append(check)
         address = raw.get("address") or self.env.skywalking_address
-        if address.rstrip("/").endswith("/graphql"):
-            where = ("analysis", "address") if "address" in raw else ("analysis",)
+        # The environment's own address is checked once, where it is written (resolve_environment).
+        if "address" in raw and address.rstrip("/").endswith("/graphql"):
             self.problem(
-                where,
+                ("analysis", "address"),
                 f"address {address!r} ends in /graphql",
                 "give the OAP address only: the SkyWalking provider appends /graphql itself",
             )
@@ -527,6 +575,32 @@ class _ServiceResolver:
             hosts=tuple(raw["hosts"]),
             paths=tuple(raw["paths"]),
         )
+
+
+def acknowledgement_problems(
+    acknowledged: Mapping[str, str], locate: Callable[[str], Location]
+) -> list[Problem]:
+    """Only warnings can be acknowledged, and only those of rules that exist."""
+    if not acknowledged:
+        return []
+    from .rules import RULES  # the rule catalogue, imported only when there is something to check
+
+    problems = []
+    for rule_id in acknowledged:
+        rule = RULES.get(rule_id)
+        if rule is None:
+            close = difflib.get_close_matches(rule_id, list(RULES), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "see the rules table in the README"
+            problems.append(Problem(locate(rule_id), f"no rule {rule_id}", hint))
+        elif rule.severity != "warning":
+            problems.append(
+                Problem(
+                    locate(rule_id),
+                    f"{rule_id} ({rule.title}) is an error, and only warnings can be acknowledged",
+                    "fix what it reports",
+                )
+            )
+    return problems
 
 
 def unknown_overrides(env_source: SourceFile, services: Mapping[str, Any]) -> list[Problem]:

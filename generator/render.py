@@ -64,6 +64,7 @@ class Manifest:
     service: str | None = None  # None for environment-level objects
     source: str = ""  # the spec or environment file it came from
     gitops_path: str = ""  # the environment's folder in the GitOps repo: the file is at gitops_path/path
+    acknowledged: tuple[tuple[str, str], ...] = ()  # warnings accepted on this object: (rule ID, reason)
 
     @property
     def kind(self) -> str:
@@ -102,6 +103,16 @@ class Origin:
     service: str | None
     source: str
     gitops_path: str = ""
+    acknowledged: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of_environment(cls, env: Environment) -> Origin:
+        return cls(env.name, None, env.source, env.path, tuple(sorted(env.acknowledged.items())))
+
+    @classmethod
+    def of_service(cls, service: Service, env: Environment) -> Origin:
+        acknowledged = tuple(sorted(service.acknowledged.items()))
+        return cls(env.name, service.name, service.source, env.path, acknowledged)
 
 
 def _render(
@@ -115,7 +126,9 @@ def _render(
         raise ToolError(f"{where}: template error: {exc}") from None
     obj = _parse_one(text, template, expected)
     text = dump_manifest(obj)
-    return Manifest(path, obj, text, origin.env, origin.service, origin.source, origin.gitops_path)
+    return Manifest(
+        path, obj, text, origin.env, origin.service, origin.source, origin.gitops_path, origin.acknowledged
+    )
 
 
 def _parse_one(text: str, template: str, expected: tuple[str, str, str]) -> dict[str, Any]:
@@ -182,7 +195,7 @@ def service_dir(service: Service) -> str:
 
 def render_service(service: Service, env: Environment) -> list[Manifest]:
     folder = service_dir(service)
-    origin = Origin(env.name, service.name, service.source, env.path)
+    origin = Origin.of_service(service, env)
     context: dict[str, Any] = {
         "service": service,
         "canary": service.canary,
@@ -211,8 +224,10 @@ def render_service(service: Service, env: Environment) -> list[Manifest]:
             metrics = [
                 {
                     "name": check.name,
-                    "query": query(check, analysis.style),
-                    "condition": success_condition(check, analysis.style, analysis.min_points),
+                    "query": query(check, analysis.style, env.oap_version),
+                    "condition": success_condition(
+                        check, analysis.style, analysis.min_points, env.oap_version
+                    ),
                 }
                 for check in analysis.checks
             ]
@@ -261,10 +276,20 @@ def render_service(service: Service, env: Environment) -> list[Manifest]:
                 f"{folder}/ingress-virtualservice.yaml",
                 origin,
                 **{**context, "ingress": service.ingress},
+                gateway_ref=_gateway_ref(service, env),
             )
         )
-    manifests.append(_application(_service_app(service, env), env, service.name, service.source))
+    manifests.append(_application(_service_app(service, env), env, origin))
     return manifests
+
+
+def _gateway_ref(service: Service, env: Environment) -> str:
+    """How the ingress VirtualService names its Gateway: Istio reads a bare name as one in the
+    VirtualService's own namespace, so a Gateway elsewhere is `<namespace>/<name>`."""
+    assert service.ingress is not None
+    name = service.ingress.gateway
+    namespace = next((g.namespace for g in env.gateways if g.name == name), service.namespace)
+    return name if namespace == service.namespace else f"{namespace}/{name}"
 
 
 def ignore_differences(service: Service) -> list[dict[str, Any]]:
@@ -317,7 +342,7 @@ def _service_app(service: Service, env: Environment) -> _AppSpec:
     )
 
 
-def _application(app: _AppSpec, env: Environment, service: str | None, source: str) -> Manifest:
+def _application(app: _AppSpec, env: Environment, origin: Origin) -> Manifest:
     path = (
         f"{env.name}/argocd/root.yaml"
         if app.name == f"{env.name}-root"
@@ -327,7 +352,7 @@ def _application(app: _AppSpec, env: Environment, service: str | None, source: s
         "application.yaml.j2",
         ("argoproj.io/v1alpha1", "Application", app.name),
         path,
-        Origin(env.name, service, source, env.path),
+        origin,
         app=app,
     )
 
@@ -407,7 +432,7 @@ def render_tenancy(env: Environment, tenancy: Tenancy) -> list[Manifest]:
         return []
     namespace = _tenancy_namespace(env, workspaces)
     folder = f"{env.name}/tsb"
-    origin = Origin(env.name, None, env.source, env.path)
+    origin = Origin.of_environment(env)
     manifests = []
     for scope in tenants:
         tenant = {
@@ -485,7 +510,7 @@ def _tenancy_namespace(env: Environment, workspaces: Sequence[_Scope]) -> str:
 
 def render_gateway(gateway: Gateway, env: Environment) -> list[Manifest]:
     folder = f"{env.name}/gateways/{gateway.namespace}/{gateway.name}"
-    origin = Origin(env.name, None, env.source, env.path)
+    origin = Origin.of_environment(env)
     return [
         _render(
             "gateway.yaml.j2",
@@ -510,7 +535,7 @@ def render_namespaces(env: Environment, namespaces: Iterable[str]) -> list[Manif
     of every Application would fail without them. Never pruned nor deleted (KEEP_NAMESPACE)."""
     if env.namespace_labels is None:
         return []
-    origin = Origin(env.name, None, env.source, env.path)
+    origin = Origin.of_environment(env)
     return [
         _render(
             "namespace.yaml.j2",
@@ -585,7 +610,7 @@ def render_environment_apps(
                 recurse=True,
             )
         )
-    return [_application(app, env, None, env.source) for app in apps]
+    return [_application(app, env, Origin.of_environment(env)) for app in apps]
 
 
 # ---- everything ---------------------------------------------------------------------------------------
@@ -689,7 +714,7 @@ def _resolve_environment(
         try:
             resolved.append(resolve_service(env, env_source, specs[name]))
         except GeneratorError as exc:
-            problems.extend(exc.problems)
+            problems.extend(replace(p, subject=f"{name} in {env_name}") for p in exc.problems)
     raise_if_any(problems)
     return env, resolved
 

@@ -19,7 +19,9 @@ def counts(findings: Sequence[Finding]) -> tuple[int, int]:
 
 def summary(findings: Sequence[Finding], checked: int) -> str:
     errors, warnings = counts(findings)
-    return f"{checked} objects checked: {errors} error(s), {warnings} warning(s)"
+    acknowledged = sum(1 for f in findings if f.acknowledged)
+    text = f"{checked} objects checked: {errors} error(s), {warnings} warning(s)"
+    return text + (f" ({acknowledged} acknowledged)" if acknowledged else "")
 
 
 def format_findings(findings: Sequence[Finding], output: str, checked: int) -> str:
@@ -45,6 +47,7 @@ def to_json(findings: Sequence[Finding], checked: int) -> str:
                 "object": f.obj,
                 "message": f.message,
                 "link": f.link,
+                "acknowledged": f.acknowledged,
             }
             for f in findings
         ],

@@ -25,6 +25,14 @@ def service_name(subset: str, service: str, namespace: str, cluster: str) -> str
     return f"{subset}|{service}|{namespace}|{cluster}|-"
 
 
+def fraction_hint(value: float) -> str:
+    """What a number above 1 given where a fraction belongs most likely meant: a percentage (99.5 % is
+    0.995) or SkyWalking's stored x10000 value (9950 is 0.995)."""
+    if value <= 100:
+        return f"a fraction: {value:g} % is {value / 100:g}"
+    return f"a fraction: {value:g} is SkyWalking's stored x10000 value of {value / 10000:g}"
+
+
 def is_labeled(metric: str) -> bool:
     return metric.endswith("_percentile")
 

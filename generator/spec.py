@@ -20,6 +20,7 @@ from referencing import Registry, Resource
 
 from .errors import InputError, Location, Problem, raise_if_any
 from .resources import data_dir
+from .skywalking import fraction_hint
 from .yamlio import PathTuple, format_field, load_file, position, to_plain
 
 SERVICES_DIR = "services"
@@ -138,6 +139,8 @@ def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
         return f"invalid value {_show(instance)}", hint or f"must match {error.validator_value}", ()
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
+        if schema.get("x-fraction") and isinstance(instance, int | float) and instance > 1:
+            hint = fraction_hint(instance)
         return f"expected a number {sign} {error.validator_value}, got {_show(instance)}", hint, ()
     if validator in ("minItems", "maxItems"):
         sign = "at least" if validator == "minItems" else "at most"

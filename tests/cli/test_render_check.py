@@ -166,7 +166,9 @@ def test_a_service_render_prunes_only_that_service(example_config: Path) -> None
 
 def test_an_env_render_prunes_only_that_environment(example_config: Path) -> None:
     staging = example_config / "environments/staging.yaml"
-    staging.write_text((example_config / "environments/demo.yaml").read_text().replace("cp-cluster-1", "cp-cluster-2"))
+    staging.write_text(
+        (example_config / "environments/demo.yaml").read_text().replace("cp-cluster-1", "cp-cluster-2")
+    )
     assert render(example_config).exit_code == 0
     out = example_config / "rendered"
     staging_files = snapshot(out / "staging")

@@ -109,12 +109,32 @@ def test_percentile_needs_mqe(example_config: Path) -> None:
         render_all(example_config)
 
 
-def test_sla_bounds_are_fractions(example_config: Path) -> None:
-    add_to_analysis(example_config, "  metrics:\n    - {name: sla, metric: service_sla, min: 9950}\n")
-    with pytest.raises(
-        InputError, match=r"service_sla bounds are fractions, got 9950 \(write 0.995 for 9950\)"
-    ):
+@pytest.mark.parametrize(
+    ("written", "hint"),
+    [
+        ("99.5", "a fraction: 99.5 % is 0.995"),
+        ("9950", "a fraction: 9950 is SkyWalking's stored x10000 value of 0.995"),
+    ],
+)
+def test_sla_bounds_are_fractions(example_config: Path, written: str, hint: str) -> None:
+    add_to_analysis(example_config, f"  metrics:\n    - {{name: sla, metric: service_sla, min: {written}}}\n")
+    with pytest.raises(InputError) as caught:
         render_all(example_config)
+    assert str(caught.value) == (
+        f"services/reviews.yaml:27:45: analysis.metrics[0].min: service_sla bounds are fractions, got "
+        f"{written} ({hint})"
+    )
+
+
+def test_an_apdex_threshold_in_percent_gets_the_fraction_as_hint(example_config: Path) -> None:
+    spec = example_config / "services/reviews.yaml"
+    spec.write_text(spec.read_text().replace("threshold: 0.99", "threshold: 99"))
+    with pytest.raises(InputError) as caught:
+        render_all(example_config)
+    assert str(caught.value) == (
+        "services/reviews.yaml:25:16: analysis.apdex.threshold: expected a number <= 1, got 99 "
+        "(a fraction: 99 % is 0.99)"
+    )
 
 
 def test_address_must_not_end_in_graphql(example_config: Path) -> None:
