@@ -8,6 +8,8 @@ group, as istioctl keeps one analyzer per folder:
   wiring    GG1xx  Rollout <-> VirtualService <-> DestinationRule wiring
   tsb       GG2xx  TSB direct mode: `istio.io/rev`, the tenancy annotations, the Tenant/Workspace/Group
   analysis  GG3xx  analysis: templates and args, the SkyWalking query, the success condition, metric limits
+            (metric_spec: Argo Rollouts' ValidateMetric; vacuity: GG309)
+  timing    GG310, GG311  when background analysis can fail, which minutes it measures
   steps     GG4xx  canary steps
   hazards   GG5xx  GitOps hazards reported in Argo Rollouts' issue tracker (warnings)
   argocd    GG6xx  Argo CD Applications
@@ -19,13 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..errors import Finding
-from . import analysis, argocd, hazards, istio, steps, tsb, wiring
+from . import analysis, argocd, hazards, istio, steps, timing, tsb, wiring
 from .catalogue import ERROR, RULES, WARNING, Rule
 from .objects import Item, ObjectSet
 
 __all__ = ["ERROR", "RULES", "WARNING", "Item", "ObjectSet", "Rule", "check"]
 
-_GROUPS = (wiring, tsb, analysis, steps, hazards, argocd, istio)
+_GROUPS = (wiring, tsb, analysis, timing, steps, hazards, argocd, istio)
 
 
 def check(items: Sequence[Item], path_exists: Callable[[str], bool] | None = None) -> list[Finding]:

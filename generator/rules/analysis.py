@@ -12,9 +12,12 @@ from ..errors import Finding
 from ..skywalking import SCALED_BY_10000, SERVICE_NAME_ARG
 from ..validate import GO_DURATION
 from ..yamlio import PathTuple
+from . import vacuity
+from .metric_spec import validate_metric
 from .objects import (
     Item,
     ObjectSet,
+    api_group,
     finding,
     get,
     list_at,
@@ -88,11 +91,13 @@ def _template_references(objects: ObjectSet, rollout: Item) -> Iterator[Finding]
         if SERVICE_NAME_ARG in supplied:
             index, arg = supplied[SERVICE_NAME_ARG]
             yield from _service_name(
-                rollout, (*path, "args", index, "value"), arg.get("value"), canary_subset
+                objects, rollout, (*path, "args", index, "value"), arg.get("value"), canary_subset
             )
 
 
-def _service_name(rollout: Item, path: PathTuple, value: Any, canary_subset: Any) -> Iterator[Finding]:
+def _service_name(
+    objects: ObjectSet, rollout: Item, path: PathTuple, value: Any, canary_subset: Any
+) -> Iterator[Finding]:
     parts = value.split("|") if isinstance(value, str) else []
     if len(parts) != 5 or not all(parts):
         yield finding(
@@ -118,6 +123,68 @@ def _service_name(rollout: Item, path: PathTuple, value: Any, canary_subset: Any
             path,
             f"service-name names namespace '{parts[2]}', but the Rollout is in '{rollout.namespace}'",
         )
+    # The cluster: TSB names clusters only in Workspace/Group namespaceSelectors (`cluster/namespace`).
+    # A hand-written Rollout often leaves its namespace to the Argo CD destination: then the
+    # service-name's own namespace is the one looked up.
+    namespace = rollout.namespace or parts[2]
+    clusters = _tsb_clusters(objects, namespace)
+    if clusters and parts[3] not in clusters:
+        yield finding(
+            "GG303",
+            rollout,
+            path,
+            f"service-name names cluster '{parts[3]}', but the TSB workspace/group selectors of namespace "
+            f"'{namespace}' name cluster(s) {', '.join(sorted(clusters))}: SkyWalking would have no "
+            "such service and the analysis would measure nothing",
+        )
+    # The service: the DestinationRule's host, when it is a Kubernetes service name (short, or
+    # <name>.<namespace>[.svc[.cluster.local]]); a ServiceEntry host says nothing about the name.
+    service = _routed_service(objects, rollout)
+    if service is not None and parts[1] != service:
+        yield finding(
+            "GG303",
+            rollout,
+            path,
+            f"service-name names service '{parts[1]}', but the canary's DestinationRule routes to "
+            f"service '{service}'",
+        )
+
+
+def _tsb_clusters(objects: ObjectSet, namespace: str) -> set[str] | None:
+    """The clusters the set's TSB Workspace and Group selectors name for `namespace`; None when none of
+    them selects it, or one selects it on every cluster (`*/...`)."""
+    clusters: set[str] = set()
+    for kind in ("Workspace", "Group"):
+        for item in objects.of_kind(kind):
+            if not api_group(item.obj).endswith("tsb.tetrate.io"):
+                continue
+            for selector in list_at(item.obj, "spec", "namespaceSelector", "names"):
+                if not isinstance(selector, str) or "/" not in selector:
+                    continue
+                cluster, pattern = selector.split("/", 1)
+                if (
+                    pattern == "*"
+                    or pattern == namespace
+                    or (pattern.endswith("*") and namespace.startswith(pattern[:-1]))
+                ):
+                    if cluster == "*":
+                        return None
+                    clusters.add(cluster)
+    return clusters or None
+
+
+def _routed_service(objects: ObjectSet, rollout: Item) -> str | None:
+    name = get(
+        rollout.obj, "spec", "strategy", "canary", "trafficRouting", "istio", "destinationRule", "name"
+    )
+    dr = objects.find("DestinationRule", rollout.namespace, name) if isinstance(name, str) else None
+    host = get(dr.obj, "spec", "host") if dr is not None else None
+    if not isinstance(host, str) or not host or host.startswith("*"):
+        return None
+    labels = host.split(".")
+    if len(labels) == 1 or host.endswith(".svc.cluster.local") or labels[2:] in ([], ["svc"]):
+        return labels[0]
+    return None
 
 
 def _template_metrics(template: Item) -> Iterator[Finding]:
@@ -126,7 +193,7 @@ def _template_metrics(template: Item) -> Iterator[Finding]:
         if not isinstance(metric, Mapping):
             continue
         path: PathTuple = ("spec", "metrics", index)
-        yield from _metric_limits(template, path, metric)
+        yield from _metric_limits(template, path, metric, index)
         skywalking = get(metric, "provider", "skywalking")
         if not isinstance(skywalking, Mapping):
             continue
@@ -141,54 +208,21 @@ def _template_metrics(template: Item) -> Iterator[Finding]:
                 yield from _condition(template, (*path, key), condition, paths, key == "successCondition")
 
 
-def _metric_limits(template: Item, path: PathTuple, metric: Mapping[str, Any]) -> Iterator[Finding]:
-    """The checks of Argo Rollouts' ValidateMetric, which only run in the cluster."""
-
-    def number(key: str, default: int) -> int | None:
-        value = metric.get(key, default)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-    count, failure, inconclusive = (
-        number("count", 0),
-        number("failureLimit", 0),
-        number("inconclusiveLimit", 0),
+def _metric_limits(
+    template: Item, path: PathTuple, metric: Mapping[str, Any], index: int
+) -> Iterator[Finding]:
+    """GG307: what Argo Rollouts' ValidateMetric would reject (see metric_spec.py), in its words."""
+    error = validate_metric(metric)
+    if error is None:
+        return
+    at = (*path, *error.field) if error.field[0] in metric else path
+    yield finding(
+        "GG307",
+        template,
+        at,
+        f"{error.message} (Argo Rollouts checks this only when the AnalysisRun starts, and ends it in "
+        f"Error: 'Analysis spec invalid: metrics[{index}]: {error.message}')",
     )
-    success = number("consecutiveSuccessLimit", 0)
-    if count and failure is not None and count < failure:
-        yield finding("GG307", template, (*path, "count"), f"count {count} must be >= failureLimit {failure}")
-    if count and inconclusive is not None and count < inconclusive:
-        yield finding(
-            "GG307", template, (*path, "count"), f"count {count} must be >= inconclusiveLimit {inconclusive}"
-        )
-    if (
-        count
-        and failure
-        and success
-        and "failureLimit" in metric
-        and "consecutiveSuccessLimit" in metric
-        and count < failure + success
-    ):
-        yield finding(
-            "GG307",
-            template,
-            (*path, "count"),
-            f"count {count} must be >= failureLimit + consecutiveSuccessLimit ({failure + success})",
-        )
-    if count and count > 1 and not metric.get("interval"):
-        yield finding("GG307", template, path, "interval must be set when count > 1")
-    if failure is not None and failure < 0 and not success:
-        yield finding(
-            "GG307",
-            template,
-            (*path, "failureLimit"),
-            "failureLimit is disabled (-1) and there is no consecutiveSuccessLimit: nothing can conclude",
-        )
-    for key in ("interval", "initialDelay"):
-        value = metric.get(key)
-        if value is not None and not (isinstance(value, str) and GO_DURATION.match(value)):
-            yield finding(
-                "GG307", template, (*path, key), f"{key} {value!r} is not a Go duration (30s, 5m, 1h)"
-            )
 
 
 def _skywalking(
@@ -272,13 +306,14 @@ def _condition(
                 "a minute without traffic reads as 0 (isEmptyValue: true) and "
                 "fails this condition; request isEmptyValue and filter those points out",
             )
-    if reads_points and "all(" in condition.replace(" ", "") and "len(" not in condition:
+    for column in _vacuous_columns(condition):
         yield finding(
             "GG309",
             template,
             path,
-            "all() over no points is true: with no traffic in the window "
-            "the canary passes; require a minimum number of points with len(...)",
+            "all() over no points is true: this list can be empty (it is filtered), and with no "
+            "traffic in the window the canary passes; require a minimum number of points with "
+            f"len(...) >= n && ... (column {column})",
         )
 
 
@@ -297,6 +332,11 @@ def _query_paths(query: str) -> frozenset[tuple[str, ...]]:
 @functools.lru_cache(maxsize=512)
 def _condition_problems(condition: str) -> tuple[expr_check.ExprProblem, ...]:
     return tuple(expr_check.check_condition(condition))
+
+
+@functools.lru_cache(maxsize=512)
+def _vacuous_columns(condition: str) -> tuple[int, ...]:
+    return tuple(vacuity.vacuous_columns(condition))
 
 
 @functools.lru_cache(maxsize=512)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ..errors import Finding
-from ..model import ROLLOUTS_ANNOTATION_MANAGED_BY
 from ..yamlio import PathTuple
+from . import ignore_paths as ip
+from .ignore_paths import applies, covered, entry_paths, rollouts_mutations
 from .objects import (
     Item,
     ObjectSet,
+    api_group,
     finding,
     get,
     istio_canaries,
     list_at,
+    map_at,
 )
 
 
@@ -26,19 +30,35 @@ def check(objects: ObjectSet) -> Iterator[Finding]:
                 "GG601", app, ("spec", "source", "path"), f"path '{path}' does not exist in the tree"
             )
     managed = _mutated_by_rollouts(objects)
-    for item, kind in managed:
+    for item, kind, istio in managed:
         owner = _owning_app(apps, item)
         if owner is None:
             continue
-        yield from _ignore_differences(owner, item, kind)
+        yield from _ignore_differences(owner, item, kind, istio)
 
 
-def _mutated_by_rollouts(objects: ObjectSet) -> Iterator[tuple[Item, str]]:
+def _mutated_by_rollouts(objects: ObjectSet) -> Iterator[tuple[Item, str, Mapping[str, Any]]]:
     for c in istio_canaries(objects):
+        istio = map_at(c.rollout.obj, "spec", "strategy", "canary", "trafficRouting", "istio")
         for kind, name in (("VirtualService", c.vs_name), ("DestinationRule", c.dr_name)):
             item = objects.find(kind, c.rollout.namespace, name)
             if item is not None:
-                yield item, kind
+                yield item, kind, istio
+
+
+def _partial_cover(paths: Sequence[ip.Path], needed: Sequence[ip.Mutation]) -> list[str]:
+    """`.spec.http[0].route[0].weight covers only some of .spec.http[].route[].weight` for an entry that
+    names the field at concrete indexes."""
+    notes = []
+    for mutation in needed:
+        for p in paths:
+            if len(p) == len(mutation.path) and ip.covered([_widen(p)], mutation.path):
+                notes.append(f"{ip.show(p)} covers only some of {ip.show(mutation.path)}")
+    return notes
+
+
+def _widen(path: ip.Path) -> ip.Path:
+    return tuple(ip.EVERY if isinstance(step, int) else step for step in path)
 
 
 def _owning_app(apps: Iterable[Item], item: Item) -> Item | None:
@@ -55,33 +75,28 @@ def _owning_app(apps: Iterable[Item], item: Item) -> Item | None:
     return None
 
 
-def _ignore_differences(app: Item, item: Item, kind: str) -> Iterator[Finding]:
+def _ignore_differences(app: Item, item: Item, kind: str, istio: Mapping[str, Any]) -> Iterator[Finding]:
     entries = [e for e in list_at(app.obj, "spec", "ignoreDifferences") if isinstance(e, Mapping)]
-    matching = [
-        e
-        for e in entries
-        if e.get("kind") == kind
-        and e.get("name") in (None, item.name)
-        and e.get("group", "networking.istio.io") == "networking.istio.io"
-    ]
-    jq = " ".join(str(x) for e in matching for x in list_at(e, "jqPathExpressions"))
-    pointers = " ".join(str(x) for e in matching for x in list_at(e, "jsonPointers"))
-    needed = []
-    if kind == "VirtualService" and ".weight" not in jq and "/weight" not in pointers:
-        needed.append("the route weights (jqPathExpressions: .spec.http[].route[].weight)")
-    if kind == "DestinationRule":
-        if "rollouts-pod-template-hash" not in jq and "/labels" not in pointers:
-            needed.append("the subsets' rollouts-pod-template-hash label")
-        if "managed-by-rollouts" not in pointers and "managed-by-rollouts" not in jq:
-            needed.append(f"the {ROLLOUTS_ANNOTATION_MANAGED_BY} annotation")
+    # The live object's namespace: its own, or the Application's destination namespace.
+    namespace = item.namespace or str(get(app.obj, "spec", "destination", "namespace") or "")
+    matching = [e for e in entries if applies(e, api_group(item.obj), kind, item.name, namespace)]
+    paths, unreadable = entry_paths(matching)
+    needed = [m for m in rollouts_mutations(kind, istio) if not covered(paths, m.path)]
     path: PathTuple = ("spec", "ignoreDifferences") if entries else ("spec",)
     if needed:
+        partial = _partial_cover(paths, needed)
+        notes = "".join(f"; {p}" for p in partial)
+        if unreadable:
+            notes += '; gitops-gen reads only plain paths (.a.b[], .a[0], .a["k"]) and did not read ' + (
+                ", ".join(repr(u) for u in unreadable)
+            )
         yield finding(
             "GG602",
             app,
             path,
-            f"Argo Rollouts changes {' and '.join(needed)} of {kind} '{item.name}' "
-            "during a rollout; without ignoreDifferences, self-heal reverts them mid-rollout",
+            f"Argo Rollouts changes {' and '.join(m.what for m in needed)} of {kind} '{item.name}' "
+            "during a rollout; without ignoreDifferences covering them, self-heal reverts them "
+            f"mid-rollout{notes} (add {'; '.join(m.remedy for m in needed)})",
         )
     options = list_at(app.obj, "spec", "syncPolicy", "syncOptions")
     if entries and "RespectIgnoreDifferences=true" not in options:

@@ -55,6 +55,8 @@ RULES = {
         Rule("GG307", ERROR, "metric limits and durations Argo Rollouts checks only in the cluster"),
         Rule("GG308", WARNING, "the condition fails on a minute without traffic"),
         Rule("GG309", WARNING, "the condition passes when there was no traffic at all"),
+        Rule("GG310", WARNING, "background analysis can fail the rollout before it is fully promoted"),
+        Rule("GG311", WARNING, "the query window covers every minute between two measurements"),
         Rule("GG401", ERROR, "canary weights strictly increase within 0..100"),
         Rule("GG402", ERROR, "analysis startingStep is inside the steps"),
         Rule("GG403", ERROR, "pause durations are valid"),

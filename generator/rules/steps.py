@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from ..errors import Finding
-from ..validate import GO_DURATION
 from ..yamlio import PathTuple
+from .durations import pause_seconds
 from .objects import (
     ObjectSet,
     finding,
     get,
     list_at,
 )
-
-
-def _pause_seconds(duration: Any) -> int | None:
-    """Argo Rollouts' RolloutPause.DurationSeconds: an int, a numeric string, or a Go duration."""
-    if isinstance(duration, bool):
-        return None
-    if isinstance(duration, int):
-        return duration
-    if isinstance(duration, str):
-        if re.fullmatch(r"[-+]?\d+", duration):
-            return int(duration)
-        if GO_DURATION.match(duration):
-            return 0
-    return None
 
 
 def check(objects: ObjectSet) -> Iterator[Finding]:
@@ -58,7 +42,7 @@ def check(objects: ObjectSet) -> Iterator[Finding]:
                 previous = weight
             pause = step.get("pause")
             if isinstance(pause, Mapping) and "duration" in pause:
-                seconds = _pause_seconds(pause["duration"])
+                seconds = pause_seconds(pause["duration"])
                 if seconds is None or seconds < 0:
                     yield finding(
                         "GG403",
