@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import rules
 from .errors import Finding, InputError, Location, Problem
+from .expr_check import dialect_for
+from .model import Versions
 from .render import Manifest, Rendered
+from .skywalking import parse_oap_version
 from .tree import index_file, read_index
 from .validate import LoadedObject, Validator, load_manifests, make_validator
 from .yamlio import LazyNode
@@ -50,7 +53,12 @@ def _sorted(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 # ---- rendered manifests -------------------------------------------------------------------------------
 
 
-def check_manifests(manifests: Sequence[Manifest], validator: Validator, display_root: str) -> CheckResult:
+def check_manifests(
+    manifests: Sequence[Manifest],
+    validator: Validator,
+    display_root: str,
+    versions: Mapping[str, Versions] | None = None,
+) -> CheckResult:
     """Validate a render before it is written. Findings name `<display_root>/<path>` and the spec or
     environment file the object was rendered from (the file itself is not written yet)."""
     by_env: dict[str, list[rules.Item]] = defaultdict(list)
@@ -68,8 +76,8 @@ def check_manifests(manifests: Sequence[Manifest], validator: Validator, display
         by_env[manifest.env].append(rules.Item(loaded, repo_path))
     findings = list(validator.validate_objects(loaded_all))
     exists = _tree_of(repo_files).__contains__
-    for items in by_env.values():
-        findings.extend(rules.check(items, exists))
+    for env, items in by_env.items():
+        findings.extend(rules.check(items, exists, (versions or {}).get(env)))
     acknowledged = {_display(display_root, m): dict(m.acknowledged) for m in manifests if m.acknowledged}
     findings = [
         replace(
@@ -103,7 +111,7 @@ def check_render(rendered: Rendered, validator: Validator, display_root: str) ->
     """Validate a render. The rules look at whole environments (a service refers to the Tenant, Groups
     and Applications around it); with a `--service` selection only the findings on the selected
     services' files are kept."""
-    whole = check_manifests(rendered.manifests, validator, display_root)
+    whole = check_manifests(rendered.manifests, validator, display_root, rendered.versions)
     if not rendered.services:
         return whole
     selected = rendered.selected
@@ -114,8 +122,9 @@ def check_render(rendered: Rendered, validator: Validator, display_root: str) ->
 # ---- files on disk ------------------------------------------------------------------------------------
 
 
-def check_paths(paths: Sequence[Path], validator: Validator) -> CheckResult:
-    """Validate hand-written or rendered files and folders (schemas, then the rules of each set)."""
+def check_paths(paths: Sequence[Path], validator: Validator, versions: Versions | None = None) -> CheckResult:
+    """Validate hand-written or rendered files and folders (schemas, then the rules of each set, for the
+    given SkyWalking and Argo Rollouts releases)."""
     objects = load_manifests(paths)
     if not objects:  # a wrong folder must not pass as "0 objects, no errors"
         raise InputError(
@@ -128,7 +137,7 @@ def check_paths(paths: Sequence[Path], validator: Validator) -> CheckResult:
         )
     findings = list(validator.validate_objects(objects))
     for items, exists in _sets(paths, objects):
-        findings.extend(rules.check(items, exists))
+        findings.extend(rules.check(items, exists, versions))
     return CheckResult(_sorted(findings), len(objects))
 
 
@@ -186,6 +195,22 @@ def _exists_in_tree(out: Path, repo_root: str) -> Callable[[str], bool]:
         return path == prefix[:-1] or (path.startswith(prefix) and (out / path[len(prefix) :]).exists())
 
     return exists
+
+
+def versions_of(oap_version: str, rollouts_version: str) -> Versions:
+    """The releases given on the command line, checked: a bad one is a usage error."""
+    problems = []
+    for flag, parse, value in (
+        ("--oap-version", parse_oap_version, oap_version),
+        ("--rollouts-version", dialect_for, rollouts_version),
+    ):
+        try:
+            parse(value)
+        except ValueError as exc:
+            problems.append(Problem(Location(flag), str(exc)))
+    if problems:
+        raise InputError(problems)
+    return Versions(oap_version, rollouts_version)
 
 
 def validator_for(name: str) -> Validator:

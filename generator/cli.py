@@ -11,11 +11,13 @@ from typing import Any, TypeVar
 
 import click
 
-from .checks import CheckResult, check_paths, check_render, validator_for
+from .checks import CheckResult, check_paths, check_render, validator_for, versions_of
 from .diff import format_text, to_json
 from .errors import Findings, GeneratorError, ToolError
+from .expr_check import DEFAULT_ROLLOUTS_VERSION
 from .render import render_environments
 from .report import FORMATS, format_findings, summary
+from .skywalking import DEFAULT_OAP_VERSION
 from .tree import Scope, apply_plan, plan_render, plan_tree
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -182,12 +184,34 @@ def diff(
 @click.option(
     "--output", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format."
 )
+@click.option(
+    "--oap-version",
+    default=DEFAULT_OAP_VERSION,
+    show_default=True,
+    metavar="X.Y.Z",
+    help="SkyWalking OAP release the queries are checked against (GG304).",
+)
+@click.option(
+    "--rollouts-version",
+    default=DEFAULT_ROLLOUTS_VERSION,
+    show_default=True,
+    metavar="VERSION",
+    help="Argo Rollouts release whose expression language conditions are checked in (GG306).",
+)
 @reports_errors
-def validate(config_dir: Path, paths: tuple[Path, ...], validator: str, strict: bool, output: str) -> None:
+def validate(
+    config_dir: Path,
+    paths: tuple[Path, ...],
+    validator: str,
+    strict: bool,
+    output: str,
+    oap_version: str,
+    rollouts_version: str,
+) -> None:
     """Validate manifests, rendered or hand-written: schemas from the real CRDs, then the cross-object
     rules (PATHS: files or folders; default: <config>/rendered)."""
     targets = list(paths) or [config_dir / "rendered"]
-    result = check_paths(targets, validator_for(validator))
+    result = check_paths(targets, validator_for(validator), versions_of(oap_version, rollouts_version))
     _report(result, output, strict)
 
 

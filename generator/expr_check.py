@@ -332,6 +332,9 @@ class _SyntaxError(Exception):
         self.pos = pos
 
 
+ConditionSyntaxError = _SyntaxError  # what `parse` raises
+
+
 @dataclass(frozen=True)
 class _Token:
     kind: str  # number, string, name, operator, bracket, eof
@@ -605,6 +608,11 @@ def _children(node: _Node) -> Iterator[_Node]:
 
 def _parse(text: str, dialect: Dialect) -> _Node:
     return _Parser(_tokenize(text, dialect), dialect).parse()
+
+
+def parse(text: str, rollouts_version: str = DEFAULT_ROLLOUTS_VERSION) -> _Node:
+    """The syntax tree of a condition, for rules that read its shape; raises ConditionSyntaxError."""
+    return _parse(text, dialect_for(rollouts_version))
 
 
 class _Parser:

@@ -14,8 +14,9 @@ from typing import Any
 
 from .environments import Merged, apply_defaults, merge_layers, service_layers
 from .errors import Location, Problem, raise_if_any
-from .expr_check import dialect_for
+from .expr_check import DEFAULT_ROLLOUTS_VERSION, dialect_for
 from .skywalking import (
+    DEFAULT_OAP_VERSION,
     QUERY_STYLES,
     SCALED_BY_10000,
     MetricCheck,
@@ -28,6 +29,15 @@ from .skywalking import (
 from .spec import SourceFile, schema_file, without_removals
 
 ROLLOUTS_ANNOTATION_MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The releases an environment runs: the SkyWalking OAP decides the query and the protocol GG304 checks
+    it against, Argo Rollouts the expression language conditions are compiled with (GG306)."""
+
+    oap: str = DEFAULT_OAP_VERSION
+    rollouts: str = DEFAULT_ROLLOUTS_VERSION
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,10 @@ class Environment:
     rollouts_version: str  # Argo Rollouts release: decides the expression language of conditions
     source: str
     acknowledged: Mapping[str, str] = field(default_factory=dict)  # of the environment's own objects
+
+    @property
+    def versions(self) -> Versions:
+        return Versions(self.oap_version, self.rollouts_version)
 
 
 # ---- resolution ---------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from .model import (
     Environment,
     Gateway,
     Service,
+    Versions,
     resolve_environment,
     resolve_service,
     unknown_overrides,
@@ -626,6 +627,7 @@ class Rendered:
 
     manifests: tuple[Manifest, ...]  # every object of the selected environments, sorted by path
     services: tuple[str, ...] = ()  # the selection; empty: everything
+    versions: Mapping[str, Versions] = field(default_factory=dict)  # of each environment
 
     @property
     def selected(self) -> list[Manifest]:
@@ -699,7 +701,8 @@ def render_environments(config_dir: Path, envs: Iterable[str] = (), services: It
         manifests.extend(_render_environment(env, env_services, tenancy, owned_namespaces))
     _check_unique(manifests, {name: env.cluster for name, (env, _) in resolved.items()})
     selection = tuple(chosen) if services else ()
-    return Rendered(tuple(sorted(manifests, key=lambda m: m.path)), selection)
+    versions = {name: resolved[name][0].versions for name in env_names}
+    return Rendered(tuple(sorted(manifests, key=lambda m: m.path)), selection, versions)
 
 
 def _resolve_environment(

@@ -94,7 +94,7 @@ def test_json_output(tmp_path: Path) -> None:
     document = json.loads(stdout)
     assert code == 0
     assert document["summary"] == {"errors": 0, "objects": 17, "warnings": 3}
-    assert {f["rule"] for f in document["findings"]} == {"GG308", "GG309", "GG502"}
+    assert {f["rule"] for f in document["findings"]} == {"GG308", "GG311", "GG502"}
     assert all(f["line"] > 0 and f["file"].endswith(".yaml") for f in document["findings"])
 
 
