@@ -78,20 +78,24 @@ def check_manifests(
     exists = _tree_of(repo_files).__contains__
     for env, items in by_env.items():
         findings.extend(rules.check(items, exists, (versions or {}).get(env)))
-    acknowledged = {_display(display_root, m): dict(m.acknowledged) for m in manifests if m.acknowledged}
     findings = [
-        replace(
-            f,
-            message=f"{f.message} [rendered from {sources[f.location.path]}]"
-            if sources.get(f.location.path)
-            else f.message,
-            acknowledged=acknowledged.get(f.location.path, {}).get(f.rule, "")
-            if f.severity == "warning"
-            else "",
-        )
+        replace(f, message=f"{f.message} [rendered from {sources[f.location.path]}]")
+        if sources.get(f.location.path)
+        else f
         for f in findings
     ]
-    return CheckResult(_sorted(findings), len(manifests))
+    acknowledged = {_display(display_root, m): dict(m.acknowledged) for m in manifests if m.acknowledged}
+    return CheckResult(_sorted(_acknowledge(findings, acknowledged)), len(manifests))
+
+
+def _acknowledge(findings: Iterable[Finding], acknowledged: Mapping[str, Mapping[str, str]]) -> list[Finding]:
+    """Mark the warnings a spec or environment acknowledges (by the file they are in), with the reason."""
+    return [
+        replace(f, acknowledged=reason)
+        if f.severity == "warning" and (reason := acknowledged.get(f.location.path, {}).get(f.rule))
+        else f
+        for f in findings
+    ]
 
 
 def _display(root: str, manifest: Manifest) -> str:
@@ -138,7 +142,21 @@ def check_paths(paths: Sequence[Path], validator: Validator, versions: Versions 
     findings = list(validator.validate_objects(objects))
     for items, exists in _sets(paths, objects):
         findings.extend(rules.check(items, exists, versions))
-    return CheckResult(_sorted(findings), len(objects))
+    return CheckResult(_sorted(_acknowledge(findings, _acknowledged_in_trees(paths, objects))), len(objects))
+
+
+def _acknowledged_in_trees(
+    paths: Sequence[Path], objects: Sequence[LoadedObject]
+) -> dict[str, Mapping[str, str]]:
+    """The acknowledgements gitops-gen trees among `paths` recorded, by file as findings name it."""
+    trees = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
+    found: dict[str, Mapping[str, str]] = {}
+    for loaded in objects:
+        file = Path(loaded.path).resolve()
+        out = next((root for root in trees if file.is_relative_to(root)), None)
+        if out is not None and (acks := trees[out].acknowledged_at(file.relative_to(out).as_posix())):
+            found[loaded.path] = acks
+    return found
 
 
 def _repo_root(path: Path) -> Path:

@@ -184,9 +184,12 @@ def schema_problems(
         leaf = _leaf_errors(error)
         message, hint, extra = _describe(leaf)
         path = tuple(leaf.absolute_path) + extra
-        if leaf.validator == "propertyNames":
+        # jsonschema checks a key against `propertyNames` as an instance of its own, at the map's path.
+        is_key = leaf.validator == "propertyNames" or "propertyNames" in leaf.absolute_schema_path
+        if is_key:
             path = (*leaf.absolute_path, str(leaf.instance))
-        at_key = leaf.validator in ("additionalProperties", "propertyNames", "required")
+            message = f"invalid key {_show(leaf.instance)}"
+        at_key = is_key or leaf.validator in ("additionalProperties", "required")
         problems.append(Problem(source.locate(path, prefix, at_key), message, hint))
     return problems
 

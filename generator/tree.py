@@ -215,27 +215,43 @@ class _View:
 
 @dataclass(frozen=True)
 class Index:
-    """The ownership index: the files gitops-gen wrote, and where each environment's files sit in the
-    GitOps repo (its `gitops.path`), so that Application paths resolve against the tree whatever folder
-    it was rendered into."""
+    """The ownership index: the files gitops-gen wrote; where each environment's files sit in the GitOps
+    repo (its `gitops.path`), so that Application paths resolve against the tree whatever folder it was
+    rendered into; and the warnings the specs acknowledge, so that `validate` of the tree honours them."""
 
     owned: tuple[str, ...] = ()
     repo_paths: Mapping[str, str] = field(default_factory=dict)  # environment -> gitops.path
+    # `<env>` (its own objects) or `<env>/<service>` -> {rule ID: why it is accepted}
+    acknowledged: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def repo_path(self, path: str) -> str | None:
         """Where an output path sits in the GitOps repo, or None when its environment is not recorded."""
         root = self.repo_paths.get(path.split("/")[0])
         return None if root is None else posixpath.join(root, path)
 
+    def acknowledged_at(self, path: str) -> Mapping[str, str]:
+        """The warnings acknowledged for the objects of an output path."""
+        return self.acknowledged.get(owner_key(*path_owner(path)), {})
 
-def index_text(owned: Iterable[str], repo_paths: Mapping[str, str] | None = None) -> str:
+
+def owner_key(env: str, service: str | None) -> str:
+    return env if service is None else f"{env}/{service}"
+
+
+def index_text(
+    owned: Iterable[str],
+    repo_paths: Mapping[str, str] | None = None,
+    acknowledged: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
     """The index file's exact content: deterministic bytes, no timestamps or versions."""
-    doc = {
+    doc: dict[str, Any] = {
         "format": INDEX_FORMAT,
         "note": "Files written by gitops-gen: it may overwrite or delete these, and no others. Do not edit.",
         "owned": sorted(set(owned)),
         "repoPaths": dict(sorted((repo_paths or {}).items())),
     }
+    if acknowledged:
+        doc["acknowledged"] = {key: dict(sorted(acks.items())) for key, acks in sorted(acknowledged.items())}
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
@@ -264,12 +280,18 @@ def _parse_index(data: bytes, where: Path) -> Index:
         doc: Any = json.loads(data)
         owned = doc["owned"]
         repo_paths = doc.get("repoPaths", {}) if doc["format"] == 2 else {}
+        acknowledged = doc.get("acknowledged", {}) if doc["format"] == 2 else {}
         ok = (
             doc["format"] in (1, 2)
             and isinstance(owned, list)
             and all(isinstance(p, str) and _is_safe(p) for p in owned)
             and isinstance(repo_paths, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in repo_paths.items())
+            and isinstance(acknowledged, dict)
+            and all(
+                isinstance(acks, dict) and all(isinstance(v, str) for v in acks.values())
+                for acks in acknowledged.values()
+            )
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         ok = False
@@ -283,7 +305,7 @@ def _parse_index(data: bytes, where: Path) -> Index:
                 )
             ]
         )
-    return Index(tuple(sorted(set(owned))), dict(sorted(repo_paths.items())))
+    return Index(tuple(sorted(set(owned))), dict(sorted(repo_paths.items())), acknowledged)
 
 
 # ---- planning -----------------------------------------------------------------------------------------
@@ -309,6 +331,7 @@ class TreePlan:
     old_index: str | None  # the index file as it is (None: no index yet)
     owned: tuple[str, ...]  # the index after the write
     repo_paths: Mapping[str, str] = field(default_factory=dict)  # the index after the write
+    acknowledged: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # the index after the write
     legacy_index: bool = False  # the index is still under LEGACY_INDEX_NAME: the write replaces it
 
     @property
@@ -322,7 +345,7 @@ class TreePlan:
 
     @property
     def new_index(self) -> str:
-        return index_text(self.owned, self.repo_paths)
+        return index_text(self.owned, self.repo_paths, self.acknowledged)
 
     @property
     def index_path(self) -> str:
@@ -443,6 +466,14 @@ def plan_tree(out_dir: Path, manifests: Sequence[Manifest], scope: Scope = Scope
     still_there = {path.split("/")[0] for path in new_owned}
     repo_paths = {env: root for env, root in index.repo_paths.items() if env in still_there}
     repo_paths.update({m.env: m.gitops_path for m in by_path.values()})
+    rendered = {owner_key(m.env, m.service) for m in by_path.values()}
+    remaining = {owner_key(*path_owner(path)) for path in new_owned}
+    acknowledged = {
+        key: acks for key, acks in index.acknowledged.items() if key in remaining and key not in rendered
+    }
+    acknowledged.update(
+        {owner_key(m.env, m.service): dict(m.acknowledged) for m in by_path.values() if m.acknowledged}
+    )
     return TreePlan(
         out_dir,
         scope,
@@ -456,6 +487,7 @@ def plan_tree(out_dir: Path, manifests: Sequence[Manifest], scope: Scope = Scope
         old_index,
         new_owned,
         repo_paths,
+        acknowledged,
         legacy,
     )
 

@@ -79,8 +79,9 @@ def test_min_and_max_together() -> None:
 
 
 def add_to_analysis(config: Path, text: str) -> None:
+    """Lines added at the end of the spec's `analysis` section (its last before `acknowledge`)."""
     spec = config / "services" / "reviews.yaml"
-    spec.write_text(spec.read_text() + text)
+    spec.write_text(spec.read_text().replace("\nacknowledge:", "\n" + text.rstrip("\n") + "\nacknowledge:"))
 
 
 def test_more_metrics_render_one_template_metric_each(example_config: Path) -> None:
