@@ -109,7 +109,7 @@ def test_publish_into_a_local_clone_commits_only_the_owned_files(
     assert committed == {
         p for p in files(work, "HEAD") if p.startswith("rendered/") and p != "rendered/NOTES.md"
     }
-    assert "rendered/.gitops-gen.json" in committed
+    assert "rendered/.gitops-gen.index" in committed
     assert f"rendered/{REVIEWS}/rollout.yaml" in committed
     assert not any(p.startswith(("docs/", "notes.txt", "README")) for p in committed)
     assert "rendered/NOTES.md" not in committed
@@ -249,6 +249,9 @@ def test_inherited_git_variables_do_not_redirect_the_commit(
 
 
 def test_strict_validation_stops_before_the_repository(config: Path, remote: Path) -> None:
+    spec = config / "services/reviews.yaml"
+    spec.write_text(spec.read_text().split("acknowledge:")[0])  # the example acknowledges its warnings
+    commit_all(config, "warnings are not acknowledged")
     result = publish(config, "--repo", remote.as_uri(), "--push", "--strict")
     assert result.exit_code == 1
     assert "nothing published" in result.stderr and "GG502" in result.stderr
@@ -349,7 +352,7 @@ def test_pr_branch_is_named_after_the_config_commit_and_a_rerun_does_nothing(
     assert "| demo | reviews | 5 | 0 | 0 |" in text
     assert "- **reviews/demo**: canary added: steps 10% (10m), 20% (5m)" in text
     assert "```diff\n--- /dev/null\n+++ b/rendered/demo/argocd/apps/demo-details.yaml\n" in text
-    assert "**Validation:** passed: 24 objects" in text
+    assert "**Validation:** passed: 26 objects" in text
 
     body.unlink()
     tip = git(remote, "rev-parse", branch)

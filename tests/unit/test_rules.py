@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from generator.checks import check_paths
-from generator.rules import RULES
+from generator.rules import RULES, Versions
 from generator.tree import INDEX_NAME
 from generator.validate import BuiltinValidator
 
@@ -120,3 +120,28 @@ def test_wrongly_typed_hand_written_fields_never_crash_the_rules(type_swaps: Cal
         loaded = [LoadedObject(o.path, 1, obj) for o, obj in zip(base, objects, strict=True)]
         rules.check([rules.Item(item, item.path) for item in loaded], lambda _: True)
         validator.validate_objects(loaded)
+
+
+def test_queries_are_checked_against_the_protocol_of_the_environments_oap() -> None:
+    """The bundled example asks for isEmptyValue: right for the default OAP, an error against 9.4.0's."""
+    rendered = ROOT / "rendered"
+    assert not [f for f in check_paths([rendered], BuiltinValidator()).findings if f.rule == "GG304"]
+    old = check_paths([rendered], BuiltinValidator(), Versions(oap="9.4.0"))
+    (finding,) = [f for f in old.findings if f.rule == "GG304"]
+    assert "Cannot query field 'isEmptyValue' on type 'KVInt'" in finding.message
+    assert "(SkyWalking 9.4.0; isEmptyValue exists since 9.5.0)" in finding.message
+
+
+def test_conditions_are_compiled_in_the_language_of_the_environments_rollouts(tmp_path: Path) -> None:
+    out = tmp_path / "rendered"
+    shutil.copytree(ROOT / "rendered", out)
+    template = out / "demo/services/bookinfo/reviews/analysistemplate.yaml"
+    text = template.read_text()
+    condition = next(line for line in text.splitlines() if "successCondition:" in line)
+    new = "    successCondition: 'len(reverse(result.service_apdex.values.values)) >= 2'"
+    template.write_text(text.replace(condition, new))
+    for version, expected in (("v1.9", ["GG306"]), ("v1.10", [])):
+        found = check_paths([out], BuiltinValidator(), Versions(rollouts=version)).findings
+        assert [f.rule for f in found if f.rule == "GG306"] == expected, version
+    (finding,) = [f for f in check_paths([out], BuiltinValidator()).findings if f.rule == "GG306"]
+    assert "needs Argo Rollouts v1.10" in finding.message

@@ -51,3 +51,52 @@ def test_reviews_spec_is_short() -> None:
     root = Path(__file__).resolve().parents[2]
     lines = [line for line in (root / "services" / "reviews.yaml").read_text().splitlines() if line.strip()]
     assert 20 <= len(lines) <= 30
+
+
+def _registry() -> Any:
+    from referencing import Registry, Resource
+
+    return Registry().with_resources(
+        (path.name, Resource.from_contents(json.loads(path.read_text()))) for path in SPEC_SCHEMAS
+    )
+
+
+def _layer_properties(document: str, pointer: str, seen: set[str]) -> Iterator[str]:
+    """JSON pointers (`doc#/...`) of every property a merge layer may set, following objects and $refs
+    (not list items: a list replaces whole, so a null inside one is not a merge directive)."""
+    schemas = {path.name: json.loads(path.read_text()) for path in SPEC_SCHEMAS}
+    node: Any = schemas[document]
+    for part in pointer.strip("/").split("/") if pointer.strip("/") else ():
+        node = node[part]
+    for branch in [node, *node.get("anyOf", [])]:
+        if "$ref" in branch:
+            target_doc, _, target = branch["$ref"].partition("#")
+            key = f"{target_doc or document}#{target}"
+            if key not in seen:
+                seen.add(key)
+                yield from _layer_properties(target_doc or document, target, seen)
+    for name in node.get("properties", {}):
+        if name != "$schema":
+            yield f"{document}#{pointer}/properties/{name}"
+            yield from _layer_properties(document, f"{pointer}/properties/{name}", seen)
+    if isinstance(node.get("additionalProperties"), dict):
+        yield f"{document}#{pointer}/additionalProperties"
+
+
+def test_null_is_valid_wherever_a_layer_may_remove_a_value() -> None:
+    """The merge rule lets every layer remove a value with an explicit null: an editor checking a file
+    against the schema must accept it (the README's prod example has `replicas: null`, `steps: null`)."""
+    seen: set[str] = set()
+    pointers = [
+        *_layer_properties("service.schema.json", "/$defs/service", seen),
+        *_layer_properties("environment.schema.json", "/properties/tsb", seen),
+        *_layer_properties("environment.schema.json", "/properties/argocd", seen),
+    ]
+    assert len(pointers) > 80
+    registry = _registry()
+    rejected = [
+        pointer
+        for pointer in dict.fromkeys(pointers)
+        if not jsonschema.Draft202012Validator({"$ref": pointer}, registry=registry).is_valid(None)
+    ]
+    assert rejected == []
