@@ -582,35 +582,24 @@ def render_environment_apps(
         labels=labels,
     )
     child = replace(root, server=argo.server, finalizers=[RESOURCES_FINALIZER] if argo.finalizer else [])
+
+    def of_folder(folder: str, destination_namespace: str | None, recurse: bool = False) -> _AppSpec:
+        """The child Application `<env>-<folder>` syncing `<env>/<folder>`."""
+        return replace(
+            child,
+            name=f"{env.name}-{folder}",
+            path=posixpath.join(env.path, env.name, folder),
+            destination_namespace=destination_namespace,
+            recurse=recurse,
+        )
+
     apps = [root]
     if has_namespaces:
-        apps.append(
-            replace(
-                child,
-                name=f"{env.name}-namespaces",
-                path=posixpath.join(env.path, env.name, "namespaces"),
-                destination_namespace=None,
-            )
-        )
+        apps.append(of_folder("namespaces", None))
     if tenancy_namespace is not None:
-        apps.append(
-            replace(
-                child,
-                name=f"{env.name}-tsb",
-                path=posixpath.join(env.path, env.name, "tsb"),
-                destination_namespace=tenancy_namespace,
-            )
-        )
+        apps.append(of_folder("tsb", tenancy_namespace))
     if has_gateways:
-        apps.append(
-            replace(
-                child,
-                name=f"{env.name}-gateways",
-                path=posixpath.join(env.path, env.name, "gateways"),
-                destination_namespace=None,
-                recurse=True,
-            )
-        )
+        apps.append(of_folder("gateways", None, recurse=True))
     return [_application(app, env, Origin.of_environment(env)) for app in apps]
 
 
