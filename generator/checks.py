@@ -7,13 +7,16 @@ folder (one with an ownership index) is its own set; every other file given belo
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from . import rules
+from .cache import RenderCache, combined_key, finding_from_json, findings_to_json, tool_fingerprint
 from .errors import Finding, InputError, Location, Problem
 from .expr_check import dialect_for
 from .model import Versions
@@ -58,34 +61,118 @@ def check_manifests(
     validator: Validator,
     display_root: str,
     versions: Mapping[str, Versions] | None = None,
+    context: Sequence[Manifest] = (),
+    cache: RenderCache | None = None,
+    cache_keys: Mapping[str, str] | None = None,
 ) -> CheckResult:
     """Validate a render before it is written. Findings name `<display_root>/<path>` and the spec or
-    environment file the object was rendered from (the file itself is not written yet)."""
-    by_env: dict[str, list[rules.Item]] = defaultdict(list)
-    loaded_all: list[LoadedObject] = []
-    repo_files: set[str] = set()
-    sources: dict[str, str] = {}
-    for manifest in manifests:
-        display = _display(display_root, manifest)
-        # Positions come from PyYAML's C composer (ruamel would be ~10x slower), and only on demand.
-        loaded = LoadedObject(display, 1, dict(manifest.obj), LazyNode(manifest.text))
-        loaded_all.append(loaded)
-        sources[display] = manifest.source
-        repo_path = posixpath.join(manifest.gitops_path, manifest.path)
-        repo_files.add(repo_path)
-        by_env[manifest.env].append(rules.Item(loaded, repo_path))
-    findings = list(validator.validate_objects(loaded_all))
-    exists = _tree_of(repo_files).__contains__
-    for env, items in by_env.items():
-        findings.extend(rules.check(items, exists, (versions or {}).get(env)))
-    findings = [
-        replace(f, message=f"{f.message} [rendered from {sources[f.location.path]}]")
-        if sources.get(f.location.path)
-        else f
-        for f in findings
+    environment file the object was rendered from (the file itself is not written yet).
+
+    `context` holds what the rules need of services outside the render (checked against, never validated
+    or reported on). With a `cache` and the cache entry of each manifest (`cache_keys`), schema findings
+    are kept per service entry and rule findings per environment, each under a key of all they depend on.
+    """
+    keys = cache_keys or {}
+    schema = _schema_findings(manifests, validator, cache, keys)
+    by_env: dict[str, list[Manifest]] = defaultdict(list)
+    # In path order, context included, as in a render of everything: some rules report on the second
+    # of two objects (IST0109), so the order decides which object a finding is on.
+    for manifest in sorted((*manifests, *context), key=lambda m: m.path):
+        by_env[manifest.env].append(manifest)
+    findings = list(schema)
+    for env, members in sorted(by_env.items()):
+        findings.extend(_rule_findings(members, (versions or {}).get(env), cache, keys))
+    sources = {m.path: m.source for m in manifests if m.source}
+    acknowledged = {m.path: dict(m.acknowledged) for m in manifests if m.acknowledged}
+    shown = [
+        replace(
+            f,
+            location=replace(
+                f.location,
+                path=posixpath.join(display_root, f.location.path) if display_root else f.location.path,
+            ),
+            message=f"{f.message} [rendered from {sources[f.location.path]}]"
+            if f.location.path in sources
+            else f.message,
+        )
+        for f in _acknowledge(findings, acknowledged)
     ]
-    acknowledged = {_display(display_root, m): dict(m.acknowledged) for m in manifests if m.acknowledged}
-    return CheckResult(_sorted(_acknowledge(findings, acknowledged)), len(manifests))
+    return CheckResult(_sorted(shown), len(manifests))
+
+
+def _loaded(manifest: Manifest) -> LoadedObject:
+    # Positions come from PyYAML's C composer (ruamel would be ~10x slower), and only on demand.
+    node = LazyNode(manifest.text) if manifest.text else None
+    return LoadedObject(manifest.path, 1, dict(manifest.obj), node)
+
+
+def _schema_findings(
+    manifests: Sequence[Manifest], validator: Validator, cache: RenderCache | None, keys: Mapping[str, str]
+) -> list[Finding]:
+    """Schema findings (paths relative to the output root): from the cache entry of each service that has
+    them for this validator, the rest validated in one batch and stored back."""
+    found: list[Finding] = []
+    entries: dict[str, dict[str, Any]] = {}
+    todo: list[Manifest] = []
+    for manifest in manifests:
+        key = keys.get(manifest.path)
+        entry = None
+        if cache is not None and key is not None:
+            if key not in entries:
+                entries[key] = cache.get(key) or {}
+            entry = entries[key].get("schema", {}).get(validator.name)
+        if isinstance(entry, dict) and manifest.path in entry:
+            found.extend(finding_from_json(f) for f in entry[manifest.path])
+        else:
+            todo.append(manifest)
+    fresh = list(validator.validate_objects([_loaded(m) for m in todo])) if todo else []
+    found.extend(fresh)
+    if cache is not None and todo:
+        by_path: dict[str, list[Finding]] = defaultdict(list)
+        for finding in fresh:
+            by_path[finding.location.path].append(finding)
+        touched: set[str] = set()
+        for manifest in todo:
+            key = keys.get(manifest.path)
+            if key is None or not entries.get(key):
+                continue
+            stored = entries[key].setdefault("schema", {}).setdefault(validator.name, {})
+            stored[manifest.path] = findings_to_json(by_path.get(manifest.path, []))
+            touched.add(key)
+        for key in sorted(touched):
+            cache.put(key, entries[key])
+    return found
+
+
+def _rule_findings(
+    members: Sequence[Manifest], versions: Versions | None, cache: RenderCache | None, keys: Mapping[str, str]
+) -> list[Finding]:
+    """The cross-object rules over one environment (paths relative to the output root); with a cache,
+    kept under a key of every object of the set: the cache entries of its services, the text of the rest."""
+    set_key = None
+    if cache is not None:
+        parts = [tool_fingerprint(), repr(versions)]
+        for m in sorted(members, key=lambda m: (m.path, bool(m.text))):
+            kind = "object" if m.text else "context"
+            parts.append(f"{kind} {m.path} {keys.get(m.path) or hashlib.sha256(m.text.encode()).hexdigest()}")
+        set_key = combined_key(*parts)
+        cached = cache.get(set_key)
+        if cached is not None and isinstance(cached.get("findings"), list):
+            try:
+                return [finding_from_json(f) for f in cached["findings"]]
+            except (KeyError, TypeError, ValueError):
+                pass
+    repo_files = {posixpath.join(m.gitops_path, m.path) for m in members}
+    items = [rules.Item(_loaded(m), posixpath.join(m.gitops_path, m.path)) for m in members]
+    context = {m.path for m in members if not m.text}
+    found = [
+        f
+        for f in rules.check(items, _tree_of(repo_files).__contains__, versions)
+        if f.location.path not in context
+    ]
+    if cache is not None and set_key is not None:
+        cache.put(set_key, {"findings": findings_to_json(found)})
+    return found
 
 
 def _acknowledge(findings: Iterable[Finding], acknowledged: Mapping[str, Mapping[str, str]]) -> list[Finding]:
@@ -115,7 +202,15 @@ def check_render(rendered: Rendered, validator: Validator, display_root: str) ->
     """Validate a render. The rules look at whole environments (a service refers to the Tenant, Groups
     and Applications around it); with a `--service` selection only the findings on the selected
     services' files are kept."""
-    whole = check_manifests(rendered.manifests, validator, display_root, rendered.versions)
+    whole = check_manifests(
+        rendered.manifests,
+        validator,
+        display_root,
+        rendered.versions,
+        rendered.context,
+        rendered.cache,
+        rendered.cache_keys,
+    )
     if not rendered.services:
         return whole
     selected = rendered.selected

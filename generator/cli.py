@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
+from .cache import DEFAULT_FOLDER as DEFAULT_CACHE_FOLDER
+from .cache import RenderCache
 from .checks import CheckResult, check_paths, check_render, validator_for, versions_of
 from .diff import format_text, to_json
 from .errors import Findings, GeneratorError, ToolError
@@ -80,6 +82,18 @@ validator_option = click.option(
 no_validate_option = click.option(
     "--no-validate", is_flag=True, help="Skip the schema and cross-object checks."
 )
+cache_option = click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where renders of unchanged services are kept (deleting it only costs time).  "
+    f"[default: <config>/{DEFAULT_CACHE_FOLDER}]",
+)
+no_cache_option = click.option("--no-cache", is_flag=True, help="Render and validate everything afresh.")
+
+
+def _cache(config_dir: Path, cache_dir: Path | None, no_cache: bool) -> RenderCache | None:
+    return None if no_cache else RenderCache(cache_dir or config_dir / DEFAULT_CACHE_FOLDER)
 
 
 @click.group(epilog=EXIT_CODES)
@@ -99,6 +113,8 @@ def cli() -> None:
 @validator_option
 @no_validate_option
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1, nothing written).")
+@cache_option
+@no_cache_option
 @reports_errors
 def render(
     config_dir: Path,
@@ -109,6 +125,8 @@ def render(
     validator: str,
     no_validate: bool,
     strict: bool,
+    cache_dir: Path | None,
+    no_cache: bool,
 ) -> None:
     """Render the manifests of every (or the given) environment and service into --out.
 
@@ -116,7 +134,7 @@ def render(
     nothing is written. Files gitops-gen wrote earlier that no spec produces any more are deleted (only
     those of the given environments and services); files it did not write are never touched."""
     out = out_dir or config_dir / "rendered"
-    rendered = render_environments(config_dir, envs, services)
+    rendered = render_environments(config_dir, envs, services, _cache(config_dir, cache_dir, no_cache))
     plan = plan_tree(out, rendered.selected, Scope.of(envs, services))
     if not no_validate:
         result = check_render(rendered, validator_for(validator), str(out))

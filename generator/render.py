@@ -12,15 +12,16 @@ Output layout (relative to --out), one object per file:
 
 from __future__ import annotations
 
+import functools
 import posixpath
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from .cache import RenderCache, combined_key, entry_key
 from .errors import Findings, GeneratorError, InputError, Location, Problem, ToolError, raise_if_any
 from .model import (
     ROLLOUTS_ANNOTATION_MANAGED_BY,
@@ -33,9 +34,19 @@ from .model import (
     resolve_service,
     unknown_overrides,
 )
+from .model import Tenancy as TenancyNames
 from .resources import data_dir
 from .skywalking import SERVICE_NAME_ARG, query, success_condition
-from .spec import ENVIRONMENTS_DIR, SERVICES_DIR, environment_names, load_environment, load_services, select
+from .spec import (
+    ENVIRONMENTS_DIR,
+    SERVICES_DIR,
+    SourceFile,
+    environment_names,
+    load_environment,
+    load_service,
+    select,
+    spec_files,
+)
 from .yamlio import dump_manifest, parse_documents
 
 DIRECT_MODE_LABELS = {"istio.io/rev": "tsb"}
@@ -84,7 +95,7 @@ class Manifest:
 # ---- templates ----------------------------------------------------------------------------------------
 
 
-@cache
+@functools.cache
 def _templates() -> jinja2.Environment:
     """Compiled once per process; jinja2 caches each compiled template inside the environment."""
     return jinja2.Environment(
@@ -377,7 +388,7 @@ class _Scope:
 
 
 @dataclass
-class Tenancy:
+class SharedTenancy:
     """The TSB tenancy objects of every environment, keyed by their identity on the management plane.
 
     Environments that share an organization, tenant, workspace or group share one TSB object: TSB's
@@ -390,11 +401,11 @@ class Tenancy:
     workspaces: dict[tuple[str, str, str], _Scope] = field(default_factory=dict)
     groups: dict[tuple[str, str, str, str, str], _Scope] = field(default_factory=dict)
 
-    def add_environment(self, env: Environment, services: Sequence[Service]) -> None:
+    def add_environment(self, env: Environment, services: Sequence[ServiceFacts]) -> None:
         for service in services:
             t = service.tenancy
             kinds = [("traffic", t.traffic_group), ("security", t.security_group)]
-            if service.ingress is not None:
+            if service.has_ingress:
                 kinds.append(("gateway", t.gateway_group))
             self._add(env, t, service.namespace, kinds)
         for gateway in env.gateways:
@@ -421,7 +432,7 @@ class Tenancy:
                 self.groups.setdefault(key, _Scope(name, annotations)).add(env, namespace)
 
 
-def render_tenancy(env: Environment, tenancy: Tenancy) -> list[Manifest]:
+def render_tenancy(env: Environment, tenancy: SharedTenancy) -> list[Manifest]:
     """Tenant, Workspace and DIRECT-mode Groups for everything the environment's services and gateways use."""
     tenants = sorted((s for s in tenancy.tenants.values() if env.name in s.namespaces), key=_by_name)
     workspaces = sorted((s for s in tenancy.workspaces.values() if env.name in s.namespaces), key=_by_name)
@@ -614,9 +625,14 @@ class Rendered:
     a selected service needs the Tenant, Groups and Applications it refers to.
     """
 
-    manifests: tuple[Manifest, ...]  # every object of the selected environments, sorted by path
+    manifests: tuple[Manifest, ...]  # the environment-level objects and the selected services', by path
     services: tuple[str, ...] = ()  # the selection; empty: everything
     versions: Mapping[str, Versions] = field(default_factory=dict)  # of each environment
+    # What the cross-object rules need of the services around the selection (see _CONTEXT_FIELDS):
+    # checked against, never validated, reported on or written.
+    context: tuple[Manifest, ...] = ()
+    cache_keys: Mapping[str, str] = field(default_factory=dict)  # manifest path -> its service's cache entry
+    cache: RenderCache | None = None
 
     @property
     def selected(self) -> list[Manifest]:
@@ -634,22 +650,34 @@ def render_all(config_dir: Path, envs: Iterable[str] = (), services: Iterable[st
     return render_environments(config_dir, envs, services).selected
 
 
-def render_environments(config_dir: Path, envs: Iterable[str] = (), services: Iterable[str] = ()) -> Rendered:
-    """Load, check and render the selected environments whole; `services` only selects what is asked for
-    (an unknown name is an error)."""
+def render_environments(
+    config_dir: Path,
+    envs: Iterable[str] = (),
+    services: Iterable[str] = (),
+    cache: RenderCache | None = None,
+) -> Rendered:
+    """Load, check and render the selected environments and services (an unknown name is an error).
+
+    Every environment is resolved, because TSB tenancy objects are shared by the environments that name
+    them and a namespace of one cluster is created by one environment only; the selected environments'
+    own objects are rendered, and the selected services' (all, without a selection). With a `cache`, a
+    service whose spec, environment file and tool are unchanged is not loaded, resolved or rendered again:
+    its facts and manifests come from the cache, byte for byte what a render would produce.
+    """
     envs, services = tuple(envs), tuple(services)
-    specs = load_services(config_dir)
     problems: list[Problem] = []
+    files: dict[str, Path] = {}
     env_names: list[str] = []
     chosen: list[str] = []
+    try:
+        files = spec_files(config_dir)
+        chosen = select(files, services, "service", lambda n: f"{SERVICES_DIR}/{n}.yaml")
+    except InputError as exc:
+        problems.extend(exc.problems)
     try:
         env_names = select(
             environment_names(config_dir), envs, "environment", lambda n: f"{ENVIRONMENTS_DIR}/{n}.yaml"
         )
-    except InputError as exc:
-        problems.extend(exc.problems)
-    try:
-        chosen = select(specs, services, "service", lambda n: f"{SERVICES_DIR}/{n}.yaml")
     except InputError as exc:
         problems.extend(exc.problems)
     raise_if_any(problems)
@@ -663,55 +691,151 @@ def render_environments(config_dir: Path, envs: Iterable[str] = (), services: It
                 )
             ]
         )
-    # Every environment is resolved, the selected ones are rendered: TSB tenancy objects are shared by the
-    # environments that name them, and a namespace of one cluster is created by one environment only.
-    resolved: dict[str, tuple[Environment, list[Service]]] = {}
+    specs = _Specs(files)
+    resolved: dict[str, tuple[Environment, dict[str, _ServiceRender]]] = {}
     for env_name in environment_names(config_dir):
+        wanted = (lambda name: not services or name in chosen) if env_name in env_names else None
         try:
-            resolved[env_name] = _resolve_environment(env_name, config_dir, specs)
+            resolved[env_name] = _resolve_environment(env_name, config_dir, specs, cache, wanted)
         except InputError as exc:
             problems.extend(exc.problems)
+    problems.extend(specs.problems)
     raise_if_any(problems)
-    tenancy = Tenancy()
+    tenancy = SharedTenancy()
+    for env, renders in resolved.values():
+        tenancy.add_environment(env, [r.facts for r in renders.values()])
     namespace_owners: dict[tuple[str, str], str] = {}  # (cluster, namespace) -> the environment creating it
-    for env, env_services in resolved.values():
-        tenancy.add_environment(env, env_services)
-    for env_name, (env, env_services) in sorted(resolved.items()):
+    for env_name, (env, renders) in sorted(resolved.items()):
         try:
-            for namespace in _namespaces_used(env, env_services, tenancy):
+            for namespace in _namespaces_used(env, [r.facts for r in renders.values()], tenancy):
                 namespace_owners.setdefault((env.cluster, namespace), env_name)
         except InputError as exc:
             problems.extend(exc.problems)
     raise_if_any(problems)
-    manifests: list[Manifest] = []
-    for env_name in env_names:
-        env, env_services = resolved[env_name]
-        owned_namespaces = [ns for (cluster, ns), owner in namespace_owners.items() if owner == env_name]
-        manifests.extend(_render_environment(env, env_services, tenancy, owned_namespaces))
-    _check_unique(manifests, {name: env.cluster for name, (env, _) in resolved.items()})
     selection = tuple(chosen) if services else ()
+    manifests: list[Manifest] = []
+    context: list[Manifest] = []
+    objects: list[ObjectRef] = []
+    keys: dict[str, str] = {}
+    for env_name in env_names:
+        env, renders = resolved[env_name]
+        owned_namespaces = [ns for (cluster, ns), owner in namespace_owners.items() if owner == env_name]
+        env_objects = _render_environment(env, [r.facts for r in renders.values()], tenancy, owned_namespaces)
+        manifests += env_objects
+        objects += [ObjectRef.of(m) for m in env_objects]
+        for name, service_render in renders.items():
+            objects += service_render.facts.objects
+            if not selection or name in selection:
+                manifests += service_render.manifests(env)
+                if service_render.key:
+                    keys.update(
+                        dict.fromkeys((m.path for m in service_render.manifests(env)), service_render.key)
+                    )
+            else:
+                context += service_render.context(env)
+                if service_render.key:
+                    keys.update(
+                        dict.fromkeys((p for p, _ in service_render.facts.context), service_render.key)
+                    )
+    _check_unique(objects, {name: env.cluster for name, (env, _) in resolved.items()})
     versions = {name: resolved[name][0].versions for name in env_names}
-    return Rendered(tuple(sorted(manifests, key=lambda m: m.path)), selection, versions)
+    return Rendered(
+        tuple(sorted(manifests, key=lambda m: m.path)),
+        selection,
+        versions,
+        tuple(sorted(context, key=lambda m: m.path)),
+        keys,
+        cache,
+    )
+
+
+class StaleCache(Exception):
+    """A cache entry's facts were read but its manifests are gone or damaged: render without the cache."""
+
+
+class _Specs:
+    """The service specs, read and schema-checked only when a service is not in the cache; each once."""
+
+    def __init__(self, files: Mapping[str, Path]) -> None:
+        self.files = files
+        self.problems: list[Problem] = []
+        self._loaded: dict[str, SourceFile | None] = {}
+        self._bytes: dict[str, bytes | None] = {}
+
+    def bytes_of(self, name: str) -> bytes | None:
+        if name not in self._bytes:
+            try:
+                self._bytes[name] = self.files[name].read_bytes()
+            except OSError:
+                self._bytes[name] = None  # `load` says why
+        return self._bytes[name]
+
+    def load(self, name: str) -> SourceFile | None:
+        if name not in self._loaded:
+            try:
+                self._loaded[name] = load_service(self.files[name])
+            except InputError as exc:
+                self._loaded[name] = None
+                self.problems.extend(exc.problems)
+        return self._loaded[name]
 
 
 def _resolve_environment(
-    env_name: str, config_dir: Path, specs: Mapping[str, Any]
-) -> tuple[Environment, list[Service]]:
+    env_name: str,
+    config_dir: Path,
+    specs: _Specs,
+    cache: RenderCache | None,
+    wanted: Callable[[str], bool] | None,
+) -> tuple[Environment, dict[str, _ServiceRender]]:
+    """The environment and its services: from the cache where their inputs are unchanged (with their
+    manifests only for the `wanted` ones, which this render writes), else loaded, resolved and rendered."""
     env_source = load_environment(config_dir, env_name)
-    raise_if_any(unknown_overrides(env_source, specs))
+    raise_if_any(unknown_overrides(env_source, specs.files))
     env = resolve_environment(env_name, env_source)
-    resolved: list[Service] = []
+    env_bytes = (config_dir / ENVIRONMENTS_DIR / f"{env_name}.yaml").read_bytes()
+    renders: dict[str, _ServiceRender] = {}
     problems: list[Problem] = []
-    for name in sorted(specs):
+    keys = {name: entry_key(env_bytes, b) for name in specs.files if (b := specs.bytes_of(name)) is not None}
+    # The facts of every service of the environment in one file, under a key of all their keys: an
+    # unchanged environment is one read, not one per service.
+    index_key = combined_key("environment", *(f"{n} {k}" for n, k in sorted(keys.items())))
+    index = cache.get(index_key, "environment") if cache is not None else None
+    indexed = index.get("services") if index is not None else None
+    for name in sorted(specs.files):
+        key = keys.get(name)
+        if isinstance(indexed, dict) and name in indexed:
+            cached = indexed[name]
+        else:
+            cached = cache.get(key) if cache is not None and key is not None else None
+        if cached is not None and cache is not None:
+            try:
+                hit = _ServiceRender.from_cache(key, cached, cache)
+                if wanted is not None and wanted(name):
+                    hit.records  # noqa: B018  # read now: a damaged or missing part is a miss
+                renders[name] = hit
+                continue
+            except (KeyError, TypeError, ValueError, StaleCache):
+                pass  # a damaged entry is a miss
+        spec = specs.load(name)
+        if spec is None:
+            continue  # its problems are in specs.problems, once for every environment
         try:
-            resolved.append(resolve_service(env, env_source, specs[name]))
+            service = resolve_service(env, env_source, spec)
         except GeneratorError as exc:
             problems.extend(replace(p, subject=f"{name} in {env_name}") for p in exc.problems)
+            continue
+        service_render = _ServiceRender.of(key, service, render_service(service, env))
+        if cache is not None and key is not None:
+            cache.put(key, {"manifests": service_render.records}, "manifests")
+            cache.put(key, service_render.to_cache())  # last: facts name an entry that is whole
+        renders[name] = service_render
     raise_if_any(problems)
-    return env, resolved
+    if cache is not None and indexed is None and len(renders) == len(specs.files):
+        cache.put(index_key, {"services": {n: r.to_cache() for n, r in renders.items()}}, "environment")
+    return env, renders
 
 
-def _namespaces_used(env: Environment, services: Sequence[Service], tenancy: Tenancy) -> set[str]:
+def _namespaces_used(env: Environment, services: Sequence[ServiceFacts], tenancy: SharedTenancy) -> set[str]:
     used = {s.namespace for s in services} | {g.namespace for g in env.gateways}
     workspaces = [s for s in tenancy.workspaces.values() if env.name in s.namespaces]
     if workspaces:
@@ -720,18 +844,185 @@ def _namespaces_used(env: Environment, services: Sequence[Service], tenancy: Ten
 
 
 def _render_environment(
-    env: Environment, services: Sequence[Service], tenancy: Tenancy, namespaces: Iterable[str]
+    env: Environment, services: Sequence[ServiceFacts], tenancy: SharedTenancy, namespaces: Iterable[str]
 ) -> list[Manifest]:
-    manifests = [m for s in services for m in render_service(s, env)]
-    tenancy_objects = render_tenancy(env, tenancy)
-    tenancy_namespace = tenancy_objects[0].namespace if tenancy_objects else None
-    manifests += tenancy_objects
+    """The environment's own objects: tenancy, gateways, namespaces and its Applications."""
+    manifests = render_tenancy(env, tenancy)
+    tenancy_namespace = manifests[0].namespace if manifests else None
     for gateway in env.gateways:
         manifests += render_gateway(gateway, env)
     namespace_objects = render_namespaces(env, namespaces)
     manifests += namespace_objects
     manifests += render_environment_apps(env, bool(env.gateways), tenancy_namespace, bool(namespace_objects))
     return manifests
+
+
+# ---- what a render of one service leaves behind -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """A rendered object's identity in its cluster, and where it came from (for the uniqueness check)."""
+
+    env: str
+    group: str
+    kind: str
+    namespace: str | None
+    name: str
+    path: str
+    source: str
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> ObjectRef:
+        group = str(manifest.obj["apiVersion"]).split("/")[0]
+        return cls(
+            manifest.env,
+            group,
+            manifest.kind,
+            manifest.namespace,
+            manifest.name,
+            manifest.path,
+            manifest.source,
+        )
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """What the rest of a render needs of one service in one environment: the environment-level objects
+    (its namespace, tenancy and ingress), and the uniqueness check (the identity of each object)."""
+
+    name: str
+    namespace: str
+    tenancy: TenancyNames
+    has_ingress: bool
+    objects: tuple[ObjectRef, ...]
+    context: tuple[tuple[str, dict[str, Any]], ...]  # (path, what the rules need) of its mesh objects
+
+
+# What the cross-object rules read of a service that is not being rendered: its DestinationRules' host
+# and subset names (IST0101) and its VirtualServices' hosts and gateways (IST0109). Nothing else of
+# another service changes a finding on the services that are.
+def _destination_rule_context(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {"host": spec.get("host"), "subsets": [{"name": s.get("name")} for s in spec.get("subsets", [])]}
+
+
+def _virtual_service_context(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: spec[key] for key in ("hosts", "gateways") if key in spec}
+
+
+_CONTEXT_FIELDS = {"DestinationRule": _destination_rule_context, "VirtualService": _virtual_service_context}
+
+
+def _context_object(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    project = _CONTEXT_FIELDS.get(str(obj.get("kind")))
+    if project is None:
+        return None
+    metadata = {k: obj["metadata"][k] for k in ("name", "namespace") if k in obj["metadata"]}
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "metadata": metadata,
+        "spec": project(obj["spec"]),
+    }
+
+
+@dataclass
+class _ServiceRender:
+    """One service in one environment: its facts, and its manifests, rendered now or read from the cache
+    (then decoded only if this render needs them)."""
+
+    key: str | None
+    facts: ServiceFacts
+    _records: list[dict[str, Any]] | None  # the manifests as cached: path, text, obj, source, acknowledged
+    _manifests: list[Manifest] | None = None
+    _cache: RenderCache | None = None
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        if self._records is None:
+            value = self._cache.get(self.key, "manifests") if self._cache and self.key else None
+            records = value.get("manifests") if value else None
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise StaleCache(self.key or "")
+            self._records = records
+        return self._records
+
+    @classmethod
+    def of(cls, key: str | None, service: Service, manifests: list[Manifest]) -> _ServiceRender:
+        t = service.tenancy
+        facts = ServiceFacts(
+            service.name,
+            service.namespace,
+            t,
+            service.ingress is not None,
+            tuple(ObjectRef.of(m) for m in manifests),
+            tuple((m.path, projected) for m in manifests if (projected := _context_object(m.obj))),
+        )
+        records = [
+            {
+                "path": m.path,
+                "text": m.text,
+                "obj": m.obj,
+                "source": m.source,
+                "acknowledged": [list(a) for a in m.acknowledged],
+            }
+            for m in manifests
+        ]
+        return cls(key, facts, records, manifests)
+
+    def manifests(self, env: Environment) -> list[Manifest]:
+        if self._manifests is None:
+            self._manifests = [
+                Manifest(
+                    r["path"],
+                    r["obj"],
+                    r["text"],
+                    env.name,
+                    self.facts.name,
+                    r["source"],
+                    env.path,
+                    tuple((str(rule), str(why)) for rule, why in r["acknowledged"]),
+                )
+                for r in self.records
+            ]
+        return self._manifests
+
+    def context(self, env: Environment) -> list[Manifest]:
+        """What the rules need of this service when it is not rendered (see _CONTEXT_FIELDS)."""
+        name = self.facts.name
+        return [Manifest(path, obj, "", env.name, name, "", env.path) for path, obj in self.facts.context]
+
+    def to_cache(self) -> dict[str, Any]:
+        t = self.facts.tenancy
+        return {
+            "name": self.facts.name,
+            "namespace": self.facts.namespace,
+            "tenancy": [
+                t.organization,
+                t.tenant,
+                t.workspace,
+                t.traffic_group,
+                t.security_group,
+                t.gateway_group,
+            ],
+            "hasIngress": self.facts.has_ingress,
+            "objects": [
+                [o.env, o.group, o.kind, o.namespace, o.name, o.path, o.source] for o in self.facts.objects
+            ],
+            "context": [list(c) for c in self.facts.context],
+        }
+
+    @classmethod
+    def from_cache(cls, key: str | None, value: Mapping[str, Any], cache: RenderCache) -> _ServiceRender:
+        facts = ServiceFacts(
+            str(value["name"]),
+            str(value["namespace"]),
+            TenancyNames(*value["tenancy"]),
+            bool(value["hasIngress"]),
+            tuple(ObjectRef(*o) for o in value["objects"]),
+            tuple((str(path), dict(obj)) for path, obj in value["context"]),
+        )
+        return cls(key, facts, None, None, cache)
 
 
 _RENAME_HINTS = {
@@ -741,37 +1032,35 @@ _RENAME_HINTS = {
 }
 
 
-def _check_unique(manifests: Sequence[Manifest], clusters: Mapping[str, str]) -> None:
+def _check_unique(objects: Sequence[ObjectRef], clusters: Mapping[str, str]) -> None:
     """No object may be rendered twice into one cluster: by two services (say two AnalysisTemplates `apdex`
     in one namespace), or by two environments on the same `cluster`, whose Applications would then both
     own it and overwrite each other (Applications are named after their environment and live on the hub)."""
-    seen: dict[tuple[str, str, str, str | None, str], Manifest] = {}
+    seen: dict[tuple[str, str, str, str | None, str], ObjectRef] = {}
     problems = []
-    for manifest in manifests:
-        if manifest.kind == "Application":
+    for ref in sorted(objects, key=lambda o: o.path):
+        if ref.kind == "Application":
             continue
-        group = str(manifest.obj["apiVersion"]).split("/")[0]
-        cluster = clusters.get(manifest.env, manifest.env)
-        key = (cluster, group, manifest.kind, manifest.namespace, manifest.name)
-        first = seen.setdefault(key, manifest)
-        if first is manifest:
+        cluster = clusters.get(ref.env, ref.env)
+        first = seen.setdefault((cluster, ref.group, ref.kind, ref.namespace, ref.name), ref)
+        if first is ref:
             continue
-        if first.env == manifest.env:
+        if first.env == ref.env:
             problems.append(
                 Problem(
-                    Location(manifest.source or manifest.path, 1, 1),
-                    f"{manifest.kind} '{manifest.name}' in environment '{manifest.env}' "
-                    f"is also rendered from {first.source}",
-                    _RENAME_HINTS.get(manifest.kind, "give one of them another name"),
+                    Location(ref.source or ref.path, 1, 1),
+                    f"{ref.kind} '{ref.name}' in environment '{ref.env}' is also rendered from "
+                    f"{first.source}",
+                    _RENAME_HINTS.get(ref.kind, "give one of them another name"),
                 )
             )
         else:
-            where = f" in namespace '{manifest.namespace}'" if manifest.namespace else ""
+            where = f" in namespace '{ref.namespace}'" if ref.namespace else ""
             problems.append(
                 Problem(
-                    Location(manifest.source or manifest.path, 1, 1),
-                    f"{manifest.kind} '{manifest.name}'{where} is rendered by environments "
-                    f"'{first.env}' and '{manifest.env}', both on cluster '{cluster}': two Argo CD "
+                    Location(ref.source or ref.path, 1, 1),
+                    f"{ref.kind} '{ref.name}'{where} is rendered by environments "
+                    f"'{first.env}' and '{ref.env}', both on cluster '{cluster}': two Argo CD "
                     "Applications would own it",
                     "give one environment its own namespaces (or tsb.tenancyNamespace), or put them "
                     "on different clusters",

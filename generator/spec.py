@@ -206,8 +206,8 @@ def _yaml_files(folder: Path) -> Iterator[Path]:
     yield from sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_services(config_dir: Path) -> dict[str, SourceFile]:
-    """Every services/*.yaml, schema-checked; keyed by service name (which must be the file's stem)."""
+def spec_files(config_dir: Path) -> dict[str, Path]:
+    """Every services/*.yaml by service name (the file's stem), unread."""
     folder = config_dir / SERVICES_DIR
     if not folder.is_dir():
         raise InputError(
@@ -219,39 +219,46 @@ def load_services(config_dir: Path) -> dict[str, SourceFile]:
                 )
             ]
         )
+    return {path.stem: path for path in _yaml_files(folder)}
+
+
+def load_service(path: Path) -> SourceFile:
+    """One service spec, schema-checked; its name must be the file's stem and not a reserved one."""
+    display = f"{SERVICES_DIR}/{path.name}"
+    source = load_source(path, display)
+    if not isinstance(source.data, dict):
+        raise InputError([Problem(Location(display, 1, 1), "expected a mapping (a service spec)")])
+    problems = schema_problems(service_validator(), source, without_removals(source.data))
+    name = source.data.get("name")
+    if not problems and name in RESERVED_SERVICE_NAMES:
+        problems.append(
+            Problem(
+                source.locate(("name",)),
+                f"the service name {_show(name)} is reserved",
+                f"the environment's own Applications are named <env>-{name}; rename the service",
+            )
+        )
+    elif not problems and name != path.stem:
+        problems.append(
+            Problem(
+                source.locate(("name",)),
+                f"name {_show(name)} differs from the file name {path.name}",
+                f"rename the file to {name}.yaml or the service to {path.stem}",
+            )
+        )
+    raise_if_any(problems)
+    return source
+
+
+def load_services(config_dir: Path) -> dict[str, SourceFile]:
+    """Every services/*.yaml, schema-checked; keyed by service name (which must be the file's stem)."""
     sources: dict[str, SourceFile] = {}
     problems: list[Problem] = []
-    for path in _yaml_files(folder):
-        display = f"{SERVICES_DIR}/{path.name}"
+    for name, path in spec_files(config_dir).items():
         try:
-            source = load_source(path, display)
+            sources[name] = load_service(path)
         except InputError as exc:
             problems.extend(exc.problems)
-            continue
-        if not isinstance(source.data, dict):
-            problems.append(Problem(Location(display, 1, 1), "expected a mapping (a service spec)"))
-            continue
-        found = schema_problems(service_validator(), source, without_removals(source.data))
-        problems.extend(found)
-        name = source.data.get("name")
-        if not found and name in RESERVED_SERVICE_NAMES:
-            problems.append(
-                Problem(
-                    source.locate(("name",)),
-                    f"the service name {_show(name)} is reserved",
-                    f"the environment's own Applications are named <env>-{name}; rename the service",
-                )
-            )
-        elif not found and name != path.stem:
-            problems.append(
-                Problem(
-                    source.locate(("name",)),
-                    f"name {_show(name)} differs from the file name {path.name}",
-                    f"rename the file to {name}.yaml or the service to {path.stem}",
-                )
-            )
-        if not found:
-            sources[path.stem] = source
     raise_if_any(problems)
     return sources
 

@@ -1,0 +1,147 @@
+"""A cache of what each service renders to in each environment, so that work is proportional to the change.
+
+A render of one service (the pre-commit path), or of a config whose inputs did not change, must not
+resolve, render and validate the thousands of services around it. Every (environment, service) pair is
+stored under a key that hashes *every* input of its render: the service spec's bytes, the environment
+file's bytes, and the tool itself (its version, templates and schemas). An entry holds
+
+- the facts other parts of the render need about the service: its namespace, TSB tenancy, whether it
+  has an ingress, and the identity of every object it renders (environment-level objects, the
+  uniqueness check and the cross-object rules read these, not the objects);
+- its manifests, exactly as rendered;
+- the schema findings of those manifests, per validator (a schema verdict depends on the object alone).
+
+Whole-environment rule findings are cached too, keyed by the keys of everything in the environment.
+
+The cache only ever saves time: a missing, unreadable, corrupt or foreign entry is a miss (the entry is
+rendered again and rewritten), entries are written atomically (temp file + rename), and nothing that fails
+to resolve is cached. Its folder holds a `.gitignore` of `*` and a CACHEDIR.TAG, so git and backup tools
+leave it alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .errors import Finding, Location
+from .resources import data_dir
+
+CACHE_FORMAT = 1
+DEFAULT_FOLDER = ".gitops-gen-cache"
+_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# gitops-gen's render cache: safe to delete.\n"
+
+
+@functools.cache
+def tool_fingerprint() -> str:
+    """A hash of what the tool itself brings to a render: its version and every template and schema."""
+    digest = hashlib.sha256(f"gitops-gen cache {CACHE_FORMAT}\n".encode())
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        digest.update(metadata.version("gitops-gen").encode())
+    # The code too: an editable install keeps its version while its rules and templates change.
+    package = Path(__file__).resolve().parent
+    for folder in (package, data_dir("templates"), data_dir("schemas")):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix != ".pyc":
+                digest.update(path.relative_to(folder).as_posix().encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def entry_key(env_bytes: bytes, spec_bytes: bytes) -> str:
+    digest = hashlib.sha256(tool_fingerprint().encode())
+    for part in (env_bytes, spec_bytes):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def combined_key(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+class RenderCache:
+    """Entries on disk under `folder`; every failure to read or write one is a miss, never an error."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._ready = False
+
+    def _path(self, key: str, part: str) -> Path:
+        return self.folder / key[:2] / f"{key}.{part}.json"
+
+    def get(self, key: str, part: str = "facts") -> dict[str, Any] | None:
+        """The `part` of an entry (entries are split so that a reader decodes only what it needs)."""
+        try:
+            document = json.loads(self._path(key, part).read_bytes())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(document, dict) or document.get("format") != CACHE_FORMAT:
+            return None
+        if document.get("key") != key or not isinstance(document.get("value"), dict):
+            return None
+        value: dict[str, Any] = document["value"]
+        return value
+
+    def put(self, key: str, value: Mapping[str, Any], part: str = "facts") -> None:
+        path = self._path(key, part)
+        try:
+            self._prepare()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps({"format": CACHE_FORMAT, "key": key, "value": value}, separators=(",", ":"))
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.replace(temp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+        except (OSError, TypeError, ValueError):
+            return  # a cache that cannot be written only costs time
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, text in ((".gitignore", "*\n"), ("CACHEDIR.TAG", _TAG)):
+            if not (self.folder / name).exists():
+                (self.folder / name).write_text(text, encoding="utf-8")
+        self._ready = True
+
+
+def finding_to_json(finding: Finding) -> dict[str, Any]:
+    where = finding.location
+    return {
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "location": [where.path, where.line, where.column, where.field],
+        "message": finding.message,
+        "obj": finding.obj,
+        "link": finding.link,
+    }
+
+
+def finding_from_json(data: Mapping[str, Any]) -> Finding:
+    path, line, column, field_path = data["location"]
+    return Finding(
+        rule=data["rule"],
+        severity=data["severity"],
+        location=Location(path, line, column, field_path),
+        message=data["message"],
+        obj=data["obj"],
+        link=data["link"],
+    )
+
+
+def findings_to_json(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    return [finding_to_json(f) for f in findings]
