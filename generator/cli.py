@@ -1,28 +1,87 @@
-"""The command line: parses options, calls the library, prints, exits. No logic of its own."""
+"""The command line: parses options, calls the library, prints, exits. No logic of its own.
+
+Each command imports what it needs when it runs: `gitops-gen --help` or a usage error loads click and
+this module only (not jsonschema, graphql-core, jinja2, GitPython or the rules), so hooks start fast.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import click
 
 from .cache import DEFAULT_FOLDER as DEFAULT_CACHE_FOLDER
-from .cache import RenderCache
-from .checks import CheckResult, check_paths, check_render, validator_for, versions_of
-from .diff import format_text, to_json
-from .errors import Findings, GeneratorError, ToolError
-from .expr_check import DEFAULT_ROLLOUTS_VERSION
-from .render import render_environments
-from .report import FORMATS, format_findings, summary
-from .skywalking import DEFAULT_OAP_VERSION
-from .tree import Scope, apply_plan, plan_render, plan_tree
+
+if TYPE_CHECKING:
+    from .cache import RenderCache
+    from .checks import CheckResult
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _attribute(module: str, name: str) -> Any:
+    return getattr(importlib.import_module(module, __package__), name)
+
+
+class _Deferred:
+    """A default from another module, imported only when a command runs or its help shows it: click
+    calls a callable default, and shows `str()` of one that is not a function."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+
+    def __call__(self) -> str:
+        return str(_attribute(self.module, self.name))
+
+    def __str__(self) -> str:
+        return self()
+
+
+class _DeferredChoices(Sequence[str]):
+    """`click.Choice`'s values from another module, imported when the option is first checked or shown."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+
+    @functools.cached_property
+    def values(self) -> tuple[str, ...]:
+        return tuple(_attribute(self.module, self.name))
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self.values[index]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+
+class _DeferredChoice(click.Choice):  # type: ignore[type-arg]
+    def __init__(self, choices: _DeferredChoices) -> None:
+        super().__init__((), case_sensitive=True)
+        self._deferred = choices
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        return self._deferred.values
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        pass  # click.Choice.__init__ sets it; the deferred values stand
+
 
 EXIT_CODES = """\b
 Exit codes:
@@ -37,6 +96,8 @@ def reports_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .errors import GeneratorError
+
         try:
             return command(*args, **kwargs)
         except GeneratorError as exc:
@@ -93,6 +154,8 @@ no_cache_option = click.option("--no-cache", is_flag=True, help="Render and vali
 
 
 def _cache(config_dir: Path, cache_dir: Path | None, no_cache: bool) -> RenderCache | None:
+    from .cache import RenderCache
+
     return None if no_cache else RenderCache(cache_dir or config_dir / DEFAULT_CACHE_FOLDER)
 
 
@@ -133,6 +196,12 @@ def render(
     Everything is validated first (schemas and cross-object rules, as `validate` does): with an error,
     nothing is written. Files gitops-gen wrote earlier that no spec produces any more are deleted (only
     those of the given environments and services); files it did not write are never touched."""
+    from .checks import check_render, validator_for
+    from .errors import Findings
+    from .render import render_environments
+    from .report import format_findings, summary
+    from .tree import Scope, apply_plan, plan_tree
+
     out = out_dir or config_dir / "rendered"
     rendered = render_environments(config_dir, envs, services, _cache(config_dir, cache_dir, no_cache))
     plan = plan_tree(out, rendered.selected, Scope.of(envs, services))
@@ -190,6 +259,9 @@ def diff(
     """Show what `render` would change: added, changed and removed objects per environment and service,
     then a unified diff. Writes nothing and exits 0 even when there are changes (informational; use
     `render --check` to fail on drift)."""
+    from .diff import format_text, to_json
+    from .tree import plan_render
+
     plan = plan_render(config_dir, out_dir or config_dir / "rendered", envs, services)
     click.echo(to_json(plan) if output == "json" else format_text(plan), nl=False)
 
@@ -200,18 +272,22 @@ def diff(
 @validator_option
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option(
-    "--output", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format."
+    "--output",
+    type=_DeferredChoice(_DeferredChoices(".report", "FORMATS")),
+    default="text",
+    show_default=True,
+    help="Output format.",
 )
 @click.option(
     "--oap-version",
-    default=DEFAULT_OAP_VERSION,
+    default=_Deferred(".skywalking", "DEFAULT_OAP_VERSION"),
     show_default=True,
     metavar="X.Y.Z",
     help="SkyWalking OAP release the queries are checked against (GG304).",
 )
 @click.option(
     "--rollouts-version",
-    default=DEFAULT_ROLLOUTS_VERSION,
+    default=_Deferred(".expr_check", "DEFAULT_ROLLOUTS_VERSION"),
     show_default=True,
     metavar="VERSION",
     help="Argo Rollouts release whose expression language conditions are checked in (GG306).",
@@ -228,12 +304,17 @@ def validate(
 ) -> None:
     """Validate manifests, rendered or hand-written: schemas from the real CRDs, then the cross-object
     rules (PATHS: files or folders; default: <config>/rendered)."""
+    from .checks import check_paths, validator_for, versions_of
+
     targets = list(paths) or [config_dir / "rendered"]
     result = check_paths(targets, validator_for(validator), versions_of(oap_version, rollouts_version))
     _report(result, output, strict)
 
 
 def _report(result: CheckResult, output: str, strict: bool) -> None:
+    from .errors import Findings
+    from .report import format_findings, summary
+
     text = format_findings(result.findings, output, result.checked)
     click.echo(text, nl=False)
     click.echo(summary(result.findings, result.checked), err=True)
@@ -319,6 +400,7 @@ def publish(
     Prints `changed=`, `commit=`, `branch=`, `base=`, `pushed=` and `title=` lines on stdout (on stderr
     when the description goes to stdout), ready for $GITHUB_OUTPUT."""
     # GitPython is imported only when publishing: the other commands stay fast to start.
+    from .errors import GeneratorError, ToolError
     from .gitops import parse_identity
     from .publish import PublishOptions
     from .publish import publish as publish_render

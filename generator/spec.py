@@ -21,7 +21,7 @@ from referencing import Registry, Resource
 from .errors import InputError, Location, Problem, raise_if_any
 from .resources import data_dir
 from .skywalking import fraction_hint
-from .yamlio import PathTuple, format_field, load_file, position, to_plain
+from .yamlio import PathTuple, format_field, load_source_file, position
 
 SERVICES_DIR = "services"
 # Each environment renders Applications `<env>-root`, `<env>-namespaces`, `<env>-tsb` and `<env>-gateways`
@@ -36,7 +36,7 @@ NULL_SCHEMA = {"type": "null"}
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A loaded YAML file: its round-trip node (positions) and the same data as plain Python values."""
+    """A loaded YAML file: its positions (`yamlio.Loaded.node`) and its data as plain Python values."""
 
     display: str
     node: Any
@@ -198,8 +198,9 @@ def schema_problems(
 
 
 def load_source(path: Path, display: str) -> SourceFile:
-    node = load_file(path, display)
-    return SourceFile(display, node, to_plain(node))
+    """A spec or environment file through the C composer, read as ruamel's round-trip loader reads it."""
+    data, node = load_source_file(path, display)
+    return SourceFile(display, node, data)
 
 
 def _yaml_files(folder: Path) -> Iterator[Path]:

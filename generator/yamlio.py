@@ -1,8 +1,11 @@
 """YAML in and out.
 
-Reading user files goes through ruamel.yaml's round-trip loader, which remembers the line and column of
-every key and item, so every error can point at the exact spot. Writing manifests goes through one
-emitter, PyYAML's (C when available): ruamel's emitter is ~10x slower and output needs no comments.
+User files (specs, environment files) are read as ruamel.yaml's round-trip loader reads them (YAML 1.2,
+the line and column of every key and item, so every error can point at the exact spot), but through
+PyYAML's C composer (`load_source_text`): several times faster, with ruamel re-parsing a file only where
+the C path cannot decide (tags, merge keys, directives, duplicate keys, a syntax error) so that data,
+positions and messages stay exactly ruamel's. Writing manifests goes through one emitter, PyYAML's (C when
+available): ruamel's emitter is ~10x slower and output needs no comments.
 """
 
 from __future__ import annotations
@@ -11,16 +14,20 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from .errors import InputError, Location, Problem
 
+if TYPE_CHECKING:  # ruamel is imported only when a file needs it (start-up time)
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
 PathTuple = tuple[str | int, ...]
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def format_field(path: Sequence[str | int]) -> str:
@@ -35,6 +42,8 @@ def format_field(path: Sequence[str | int]) -> str:
 
 
 def _new_reader() -> YAML:
+    from ruamel.yaml import YAML
+
     reader = YAML(typ="rt")
     reader.allow_duplicate_keys = False
     return reader
@@ -62,6 +71,9 @@ def syntax_problem(exc: MarkedYAMLError, display: str) -> Problem:
 
 
 def load_text(text: str, display: str) -> Any:
+    """The reference reader: ruamel's round-trip node of the one document of `text` (None if empty)."""
+    from ruamel.yaml.error import MarkedYAMLError
+
     try:
         documents = list(_new_reader().load_all(text))
     except MarkedYAMLError as exc:
@@ -70,6 +82,311 @@ def load_text(text: str, display: str) -> Any:
     if len(documents) > 1:
         raise InputError([Problem(Location(display, 1, 1), "expected one YAML document, found several")])
     return documents[0] if documents else None
+
+
+# ---- input through the C composer ----------------------------------------------------------------------
+
+
+class Loaded(NamedTuple):
+    """One user file: plain data (dicts, lists, str, int, float, bool, None) and where each part is.
+
+    `node` is a `SourceMarks` from the C path or, where ruamel decided, ruamel's round-trip node;
+    `position` reads both the same way.
+    """
+
+    data: Any
+    node: Any
+
+
+class MapMarks(dict[Any, tuple[int, int, int, int, Any]]):
+    """A mapping's positions: key (as ruamel constructs it) -> (key line, key column, value line, value
+    column, the value's own marks or None), 1-based: what ruamel's `lc.key()`/`lc.value()` give, + 1
+    (negated where ruamel may differ, see `SourceMarks`)."""
+
+    __slots__ = ()
+
+
+class SeqMarks(list[tuple[int, int, Any]]):
+    """A sequence's positions: (line, column, the item's own marks or None) per item, 1-based."""
+
+    __slots__ = ()
+
+
+class SourceMarks:
+    """The C path's positions of one file. libyaml places an empty value (`key:`, `[a, , b]`) elsewhere
+    than ruamel does (ruamel puts it at the next token); such marks are stored negated, and a position
+    that ends on one is asked of ruamel, re-parsing the file then (once): only when a problem is there."""
+
+    __slots__ = ("_ruamel", "display", "text", "tree")
+
+    def __init__(self, text: str, display: str, tree: MapMarks | SeqMarks | None) -> None:
+        self.text = text
+        self.display = display
+        self.tree = tree
+        self._ruamel: Any = None
+
+    def position(self, path: PathTuple, at_key: bool) -> tuple[int, int] | None:
+        found = _marks_position(self.tree, path, at_key)
+        if found is None or found[0] > 0:
+            return found
+        try:
+            if self._ruamel is None:
+                self._ruamel = load_text(self.text, self.display)
+            return position(self._ruamel, path, at_key)
+        except InputError:  # ruamel read this file before the C path did: not expected to happen
+            return (-found[0], -found[1])
+
+
+class _Undecided(Exception):
+    """Something the C path does not reproduce exactly: ruamel reads the file instead."""
+
+
+# The resolver's answers are only markers here: values are resolved below with YAML 1.2's rules, and a
+# node whose tag is anything else was tagged explicitly in the file.
+_PLAIN = "gitops-gen:plain"
+_QUOTED = "gitops-gen:quoted"
+_MAP = "gitops-gen:map"
+_SEQ = "gitops-gen:seq"
+
+
+class _Composer(_Loader):  # type: ignore[misc, valid-type]
+    """PyYAML's C composer (nodes with start marks for every key, value and item), untyped."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            # libyaml reports a scalar tagged `!` as plain-implicit; such a scalar starts at its `!`,
+            # which `_scalar` checks in the text.
+            return _PLAIN if implicit[0] else _QUOTED
+        if not implicit:  # a collection tagged `!`
+            return "!"
+        return _MAP if kind is yaml.MappingNode else _SEQ
+
+
+_BOOL, _INT, _FLOAT, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "null"))
+# ruamel.yaml 0.19.1's YAML 1.2 implicit resolvers, in its order (ruamel/yaml/resolver.py,
+# `implicit_resolvers` entries for (1, 2)); a value is matched against those listed for its first
+# character. tests/unit/test_yamlio.py compares this table with the installed ruamel's.
+RESOLVERS_1_2: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    (_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$", re.X), "tTfF"),
+    (
+        _FLOAT,
+        re.compile(
+            r"""^(?:
+         [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+            re.X,
+        ),
+        "-+0123456789.",
+    ),
+    (
+        _INT,
+        re.compile(
+            r"""^(?:[-+]?0b[0-1_]+
+        |[-+]?0o?[0-7_]+
+        |[-+]?[0-9_]+
+        |[-+]?0x[0-9a-fA-F_]+)$""",
+            re.X,
+        ),
+        "-+0123456789",
+    ),
+    ("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), "<"),
+    (
+        _NULL,
+        re.compile(
+            r"""^(?: ~
+        |null|Null|NULL
+        | )$""",
+            re.X,
+        ),
+        "~nN",  # and the empty value
+    ),
+    (
+        "tag:yaml.org,2002:timestamp",
+        re.compile(
+            r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+        |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
+        (?:[Tt]|[ \t]+)[0-9][0-9]?
+        :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
+        (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""",
+            re.X,
+        ),
+        "0123456789",
+    ),
+    ("tag:yaml.org,2002:value", re.compile(r"^(?:=)$"), "="),
+)
+_BY_FIRST: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+for _tag, _regexp, _first in RESOLVERS_1_2:
+    for _char in _first:
+        _BY_FIRST.setdefault(_char, []).append((_tag, _regexp))
+_BY_FIRST[""] = [(_NULL, RESOLVERS_1_2[4][1])]
+
+
+def resolve_plain(value: str) -> str:
+    """The YAML 1.2 tag ruamel's round-trip loader gives a plain scalar (`yes`, `on` are strings)."""
+    for tag, regexp in _BY_FIRST.get(value[:1], ()):
+        if regexp.match(value):
+            return tag
+    return _STR_TAG
+
+
+def construct_plain(value: str) -> Any:
+    """A plain scalar's value, as ruamel's RoundTripConstructor builds it for YAML 1.2 and `to_plain`
+    then reduces it (ruamel/yaml/constructor.py 0.19.1: `construct_yaml_int`, `construct_yaml_float`,
+    `construct_yaml_sbool`, `construct_yaml_null`). A timestamp, merge key or `=` is left to ruamel."""
+    tag = resolve_plain(value)
+    if tag == _STR_TAG:
+        return value
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return value.lower() == "true"
+    digits = value.replace("_", "")
+    sign = -1 if digits[0] == "-" else 1
+    if digits[0] in "+-":
+        digits = digits[1:]
+    if tag == _INT:
+        if digits[:2] in ("0b", "0x", "0o"):
+            if len(digits) < 3:  # ruamel fails on `0b_` with an IndexError: let it
+                raise _Undecided(value)
+            return sign * int(digits[2:], {"0b": 2, "0x": 16, "0o": 8}[digits[:2]])
+        return sign * int(digits)  # `0123` is 123 in YAML 1.2; `_` fails in int() as in ruamel
+    if tag == _FLOAT:
+        lowered = digits.lower()
+        if lowered == ".inf":
+            return sign * float("inf")
+        if lowered == ".nan":
+            return float("nan")
+        return sign * float(lowered)
+    raise _Undecided(value)
+
+
+def load_source_text(text: str, display: str) -> Loaded:
+    """The one document of a user file as plain data with positions: the same data, positions and errors
+    as `to_plain(load_text(...))` with ruamel's round-trip loader, through PyYAML's C composer. Any file
+    the C path cannot read exactly as ruamel would (tags, merge keys, `%` directives, duplicate keys,
+    recursive aliases, a syntax error, ...) is read by ruamel itself."""
+    try:
+        documents = _compose_plain(text, display)
+    except (_Undecided, yaml.YAMLError, ValueError, IndexError, RecursionError):
+        node = load_text(text, display)
+        return Loaded(to_plain(node), node)
+    loaded = [d for d in documents if d.data is not None]
+    if len(loaded) > 1:
+        raise InputError([Problem(Location(display, 1, 1), "expected one YAML document, found several")])
+    return loaded[0] if loaded else Loaded(None, None)
+
+
+def load_source_file(path: Path, display: str | None = None) -> Loaded:
+    """`load_source_text` of a file; an unreadable file is an InputError, as with `load_file`."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError([Problem(Location(shown), "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(Location(shown), f"cannot read file: {exc}")]) from None
+    return load_source_text(text, shown)
+
+
+def _compose_plain(text: str, display: str) -> list[Loaded]:
+    if text.startswith("%") or "\n%" in text or "\r%" in text:
+        raise _Undecided("a directive (%YAML 1.1 changes how ruamel resolves values)")
+    if "\t" in text:  # ruamel 0.19.1 rejects a tab inside a plain scalar (`a: x<TAB>y`), libyaml does not
+        raise _Undecided("a tab")
+    builder = _Builder(text)
+    documents = []
+    for node in yaml.compose_all(text, Loader=_Composer):
+        data, tree = builder.build(node)
+        documents.append(Loaded(data, SourceMarks(text, display, tree)))
+    return documents
+
+
+class _Builder:
+    """Plain values and marks from composed nodes; `_Undecided` for anything ruamel should read."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.may_have_tags = "!" in text
+        self.active: set[int] = set()  # the collections being built: an alias to one is a cycle
+
+    def build(self, node: yaml.Node) -> Loaded:
+        if isinstance(node, yaml.ScalarNode):
+            return Loaded(self.scalar(node), None)
+        if node.tag not in (_MAP, _SEQ):
+            raise _Undecided(node.tag)
+        if id(node) in self.active:
+            raise _Undecided("a recursive alias")
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self.mapping(node)
+            assert isinstance(node, yaml.SequenceNode)
+            return self.sequence(node)
+        finally:
+            self.active.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _QUOTED:
+            return node.value
+        if node.tag != _PLAIN or node.style:
+            raise _Undecided(node.tag)
+        if self.may_have_tags and self.text[node.start_mark.index] in "!&":
+            raise _Undecided("a tag on a plain scalar")
+        return construct_plain(node.value)
+
+    def mapping(self, node: yaml.MappingNode) -> Loaded:
+        data: dict[str, Any] = {}
+        marks = MapMarks()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Undecided("a complex key")
+            key = self.scalar(key_node)
+            if isinstance(key, float):  # str() of ruamel's ScalarFloat is its own business
+                raise _Undecided("a float key")
+            if key in marks:  # ruamel words the duplicate key error
+                raise _Undecided("a duplicate key")
+            value, child = self.build(value_node)
+            marks[key] = (*_mark(key_node), *_mark(value_node), child)
+            data[str(key)] = value
+        return Loaded(data, marks)
+
+    def sequence(self, node: yaml.SequenceNode) -> Loaded:
+        data: list[Any] = []
+        marks = SeqMarks()
+        for item in node.value:
+            value, child = self.build(item)
+            marks.append((*_mark(item), child))
+            data.append(value)
+        return Loaded(data, marks)
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    """1-based line and column of a node; negated for an empty plain scalar (see `SourceMarks`)."""
+    mark = node.start_mark
+    if isinstance(node, yaml.ScalarNode) and not node.value and not node.style:
+        return (-mark.line - 1, -mark.column - 1)
+    return (mark.line + 1, mark.column + 1)
+
+
+def _marks_position(marks: Any, path: PathTuple, at_key: bool) -> tuple[int, int] | None:
+    """`position` over the C path's marks: the same walk as over ruamel's `lc`."""
+    found: tuple[int, int] | None = None
+    current = marks
+    for index, part in enumerate(path):
+        last = index == len(path) - 1
+        if isinstance(current, MapMarks) and isinstance(part, str) and part in current:
+            key_line, key_column, line, column, child = current[part]
+            found = (line, column) if last and not at_key else (key_line, key_column)
+        elif isinstance(current, SeqMarks) and isinstance(part, int) and 0 <= part < len(current):
+            line, column, child = current[part]
+            found = (line, column)
+        else:
+            break
+        current = child
+    return found
 
 
 def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int] | None:
@@ -82,6 +399,10 @@ def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int
         node = node.node
     if isinstance(node, yaml.Node):
         return _node_position(node, path, at_key)
+    if isinstance(node, SourceMarks):
+        return node.position(path, at_key)
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     found: tuple[int, int] | None = None
     current = node
     for index, part in enumerate(path):
@@ -171,8 +492,6 @@ def to_plain(node: Any) -> Any:
 # ---- output -----------------------------------------------------------------------------------------
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class ManifestDumper(_Dumper):  # type: ignore[misc, valid-type]

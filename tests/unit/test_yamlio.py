@@ -73,3 +73,36 @@ def test_lazy_node_parses_only_when_a_position_is_asked_for() -> None:
     assert position(lazy, ("a", "b", 1)) == (2, 10)
     assert position(lazy, ("a", "b"), at_key=True) == (2, 3)
     assert lazy.start_mark.line == 0
+
+
+def test_the_c_path_resolves_plain_scalars_with_ruamels_yaml_1_2_table() -> None:
+    import re
+
+    from ruamel.yaml.resolver import implicit_resolvers
+
+    from generator.yamlio import RESOLVERS_1_2
+
+    def squeezed(pattern: str) -> str:
+        return re.sub(r"\s+", "", pattern)
+
+    theirs = [
+        (tag, squeezed(regexp.pattern), "".join(c for c in first if c))
+        for versions, tag, regexp, first in implicit_resolvers
+        if (1, 2) in versions and tag != "tag:yaml.org,2002:yaml"  # documentation only, never matches
+    ]
+    ours = [(tag, squeezed(regexp.pattern), first) for tag, regexp, first in RESOLVERS_1_2]
+    assert ours == theirs
+
+
+def test_the_c_path_gives_values_and_positions_as_ruamel_does() -> None:
+    from generator.yamlio import load_source_text, to_plain
+
+    text = "a:\n  b: [1, 2]\n  c: x\nd:\ne: yes\nf: 0123\ng: 0o17\nh: 1e3\n"
+    data, node = load_source_text(text, "f.yaml")
+    assert data == to_plain(load_text(text, "f.yaml"))
+    assert data["e"] == "yes" and data["f"] == 123 and data["g"] == 15 and data["h"] == 1000.0
+    assert position(node, ("a", "c")) == (3, 6)
+    assert position(node, ("a", "c"), at_key=True) == (3, 3)
+    assert position(node, ("a", "b", 1)) == (2, 10)
+    assert position(node, ("d",)) == (5, 1)  # an empty value is where ruamel puts it: the next token
+    assert position(node, ("nope",)) is None
