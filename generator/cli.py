@@ -20,6 +20,7 @@ from .cache import DEFAULT_FOLDER as DEFAULT_CACHE_FOLDER
 
 if TYPE_CHECKING:
     from .cache import RenderCache
+    from .changes import Selection
     from .checks import CheckResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -178,6 +179,7 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1, nothing written).")
 @cache_option
 @no_cache_option
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @reports_errors
 def render(
     config_dir: Path,
@@ -190,20 +192,60 @@ def render(
     strict: bool,
     cache_dir: Path | None,
     no_cache: bool,
+    files: tuple[Path, ...],
 ) -> None:
     """Render the manifests of every (or the given) environment and service into --out.
 
     Everything is validated first (schemas and cross-object rules, as `validate` does): with an error,
     nothing is written. Files gitops-gen wrote earlier that no spec produces any more are deleted (only
-    those of the given environments and services); files it did not write are never touched."""
+    those of the given environments and services); files it did not write are never touched.
+
+    FILES are changed files (as the pre-commit hook passes them): only what they affect is rendered or
+    checked, a spec's service in every environment, an environment file's environment."""
+    from .changes import Selection, affected
+    from .errors import Findings, GeneratorError
+
+    out = out_dir or config_dir / "rendered"
+    if files and (envs or services):
+        raise GeneratorError("give changed FILES or --env/--service, not both")
+    selections = affected(config_dir, out, files) if files else [Selection(envs, services)]
+    if not selections:
+        click.echo("gitops-gen: none of the files is a spec, an environment or a rendered file", err=True)
+        return
+    cache = _cache(config_dir, cache_dir, no_cache)
+    stale = [
+        problem
+        for selection in selections
+        if (
+            problem := _render_one(
+                config_dir, out_dir, selection, check, validator, no_validate, strict, cache
+            )
+        )
+    ]
+    if stale:
+        raise Findings("\n".join(stale))
+
+
+def _render_one(
+    config_dir: Path,
+    out_dir: Path | None,
+    selection: Selection,
+    check: bool,
+    validator: str,
+    no_validate: bool,
+    strict: bool,
+    cache: RenderCache | None,
+) -> str:
+    """One render (or check); returns why the tree is out of date under --check, else ""."""
     from .checks import check_render, validator_for
     from .errors import Findings
     from .render import render_environments
     from .report import format_findings, summary
     from .tree import Scope, apply_plan, plan_tree
 
+    envs, services = selection.envs, selection.services
     out = out_dir or config_dir / "rendered"
-    rendered = render_environments(config_dir, envs, services, _cache(config_dir, cache_dir, no_cache))
+    rendered = render_environments(config_dir, envs, services, cache)
     plan = plan_tree(out, rendered.selected, Scope.of(envs, services))
     if not no_validate:
         result = check_render(rendered, validator_for(validator), str(out))
@@ -214,18 +256,19 @@ def render(
         click.echo(plan.unified_diff(), nl=False)
         if plan.has_changes:
             command = _render_command(config_dir, out_dir, envs, services)
-            raise Findings(
+            return (
                 f"{out} is out of date: {len(plan.added)} added, {len(plan.changed)} changed, "
                 f"{len(plan.removed)} removed (run `{command}` to update it)"
             )
         click.echo(f"{out} is up to date ({len(plan.unchanged)} files)", err=True)
-        return
+        return ""
     report = apply_plan(plan)
     click.echo(
         f"rendered {len(plan.manifests)} manifests: {len(report.written)} written, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged",
         err=True,
     )
+    return ""
 
 
 def _render_command(

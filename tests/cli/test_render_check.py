@@ -188,3 +188,31 @@ def test_help_documents_check(example_config: Path) -> None:
     assert result.exit_code == 0
     assert "--check" in result.stdout
     assert "never touched" in " ".join(result.stdout.split())
+
+
+def test_changed_files_check_only_what_they_affect(example_config: Path) -> None:
+    """What the pre-commit hook passes: a spec is its service in every environment, an environment file
+    its environment, other files nothing."""
+    assert render(example_config).exit_code == 0
+    out = example_config / "rendered"
+    edit(example_config / "services/reviews.yaml", "replicas: 5", "replicas: 6")
+    ratings = out / "demo/services/bookinfo/ratings/virtualservice.yaml"
+    ratings.write_text(ratings.read_text() + "# hand-edited\n")  # a drift of another service
+    spec = example_config / "services/reviews.yaml"
+    result = render(example_config, "--check", str(spec))
+    assert result.exit_code == 1
+    assert "-  replicas: 5\n+  replicas: 6\n" in result.stdout
+    assert "ratings" not in result.stdout  # not affected by this commit's files
+    assert "--service reviews" in result.stderr  # the hint renders what was checked
+    env = example_config / "environments/demo.yaml"
+    result = render(example_config, "--check", str(env))
+    assert result.exit_code == 1 and "ratings/virtualservice.yaml" in result.stdout
+    result = render(example_config, "--check", str(ratings))
+    assert result.exit_code == 1 and "ratings/virtualservice.yaml" in result.stdout
+    readme = example_config / "README.md"
+    readme.write_text("notes\n")
+    result = render(example_config, "--check", str(readme))
+    assert result.exit_code == 0
+    assert "none of the files is a spec, an environment or a rendered file" in result.stderr
+    result = render(example_config, "--check", "--env", "demo", str(spec))
+    assert result.exit_code == 2
