@@ -34,7 +34,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol
 
-from jsonschema import Draft4Validator, FormatChecker
+import jsonschema_rs
+from jsonschema import (
+    Draft4Validator,
+    Draft6Validator,
+    Draft7Validator,
+    Draft201909Validator,
+    Draft202012Validator,
+    FormatChecker,
+)
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator as SchemaValidator
 from jsonschema.validators import validator_for
@@ -334,6 +342,7 @@ class SchemaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._validators: dict[tuple[str, str], SchemaValidator | None] = {}
+        self._fast: dict[tuple[str, str], jsonschema_rs.Validator | None] = {}
         self._known: list[tuple[str, str]] | None = None
 
     def path_for(self, api_version: str, kind: str) -> Path | None:
@@ -367,6 +376,16 @@ class SchemaStore:
             self._validators[key] = compiled
         return self._validators[key]
 
+    def fast_validator(self, api_version: str, kind: str) -> jsonschema_rs.Validator | None:
+        """jsonschema-rs compiled from the same schema, to tell valid objects from invalid ones fast; only
+        the ones it rejects go to jsonschema (`validator`), whose errors are what users read. None where
+        jsonschema-rs cannot stand in for jsonschema (a draft it does not have, a schema it rejects)."""
+        key = (api_version, kind)
+        if key not in self._fast:
+            validator = self.validator(api_version, kind)
+            self._fast[key] = None if validator is None else _fast_validator(validator)
+        return self._fast[key]
+
     def has_schema(self, api_version: str, kind: str) -> bool:
         path = self.path_for(api_version, kind)
         return path is not None and path.is_file()
@@ -396,6 +415,53 @@ class SchemaStore:
             api, knd = candidates[close[0]]
             text += f' (did you mean apiVersion "{api}" kind "{knd}"?)'
         return text
+
+
+_RS_DRAFTS: dict[type[Any], type[jsonschema_rs.Validator]] = {
+    Draft4Validator: jsonschema_rs.Draft4Validator,
+    Draft6Validator: jsonschema_rs.Draft6Validator,
+    Draft7Validator: jsonschema_rs.Draft7Validator,
+    Draft201909Validator: jsonschema_rs.Draft201909Validator,
+    Draft202012Validator: jsonschema_rs.Draft202012Validator,
+}
+
+
+def _formats_in(schema: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            if isinstance(node.get("format"), str):
+                found.add(node["format"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _fast_validator(validator: SchemaValidator) -> jsonschema_rs.Validator | None:
+    """The jsonschema-rs twin of a compiled jsonschema validator: the same draft and the same formats.
+
+    FORMAT_CHECKER asserts only `duration` and `date-time`, with our functions; jsonschema-rs would assert
+    its own idea of every format it knows (`email`, `ipv4`, ... and its own `date-time`), so every format
+    the schema names is registered: ours for those two, accept-anything for the rest. Unknown keywords
+    (`x-kubernetes-*`) are ignored by both. tests/unit/test_validate_fast.py checks the verdicts agree.
+    """
+    rs_class = _RS_DRAFTS.get(type(validator))
+    schema = validator.schema
+    if rs_class is None or not isinstance(schema, dict):
+        return None
+    checks = {"duration": _is_duration, "date-time": _is_date_time}
+    formats = {name: checks.get(name, _any_format) for name in _formats_in(schema)}
+    try:
+        return rs_class(schema, formats=formats, validate_formats=True, offline=True)
+    except (ValueError, jsonschema_rs.ReferencingError):  # jsonschema alone decides for this schema
+        return None
+
+
+def _any_format(value: object) -> bool:
+    return True
 
 
 # ---- findings ---------------------------------------------------------------------------------------
@@ -608,6 +674,13 @@ class BuiltinValidator:
             return [
                 _schema_finding(target, (), self.store.missing_message(api_version, kind), "SCHEMA-MISSING")
             ]
+        fast = self.store.fast_validator(api_version, kind)
+        if fast is not None:
+            try:
+                if fast.is_valid(target.obj):
+                    return []
+            except (ValueError, TypeError, OverflowError):  # a value it cannot read: jsonschema decides
+                pass
         # jsonschema reports a `required` list once per missing name, and describe_error names them all:
         # keep one finding each (an object without `destination` and `project` once said both twice).
         problems = dict.fromkeys(

@@ -1,0 +1,167 @@
+"""jsonschema-rs decides valid/invalid for the builtin validator, jsonschema explains the rejects: the
+two must give the same verdict on every object, or a finding would go missing (jsonschema-rs says valid
+where jsonschema finds an error) or cost time for nothing. Checked over the rendered example, the
+bad-manifest corpus, the demo, kubeconform's recorded fixtures, a rendered fleet and the schema-guided
+mutations of tests/unit/test_validate_differential.py; plus the features it must honour as jsonschema
+does: draft 4, our `duration` and `date-time` formats only, `x-kubernetes-*` keywords ignored."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from generator.render import render_all
+from generator.validate import BuiltinValidator, LoadedObject, SchemaStore, load_manifests
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _differential() -> ModuleType:
+    """The mutation generator of the kubeconform differential test (that module is skipped without
+    kubeconform; its helpers need nothing)."""
+    path = Path(__file__).with_name("test_validate_differential.py")
+    spec = importlib.util.spec_from_file_location("_validate_differential_helpers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def store() -> SchemaStore:
+    return BuiltinValidator().store
+
+
+def verdicts(store: SchemaStore, objects: Iterable[dict[str, Any]]) -> tuple[int, int, list[str]]:
+    """(objects compared, invalid ones, disagreements) between jsonschema and jsonschema-rs."""
+    compared = invalid = 0
+    disagree = []
+    for obj in objects:
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if not (isinstance(api_version, str) and isinstance(kind, str)):
+            continue
+        slow = store.validator(api_version, kind)
+        if slow is None:
+            continue
+        fast = store.fast_validator(api_version, kind)
+        assert fast is not None, f"{api_version} {kind}: jsonschema-rs could not compile the schema"
+        expected = not any(True for _ in slow.iter_errors(obj))
+        compared += 1
+        invalid += not expected
+        if fast.is_valid(obj) != expected:
+            disagree.append(f"{kind}: jsonschema {'valid' if expected else 'invalid'} {obj}")
+    return compared, invalid, disagree
+
+
+def _files(*paths: Path) -> list[dict[str, Any]]:
+    return [o.obj for o in load_manifests(list(paths))]
+
+
+def test_every_shipped_schema_compiles_for_jsonschema_rs(store: SchemaStore) -> None:
+    for path in sorted(store.root.rglob("*.json")):
+        group, _, rest = path.relative_to(store.root).as_posix().partition("/")
+        kind, _, version = rest.removesuffix(".json").partition("_")
+        schema = store.schema(f"{group}/{version}", kind.capitalize())
+        assert schema is not None and store.fast_validator(f"{group}/{version}", kind.capitalize()), path
+
+
+def test_same_verdict_on_the_corpora(store: SchemaStore) -> None:
+    bad = sorted(p for p in (ROOT / "tests" / "fixtures" / "bad").iterdir() if p.is_dir())
+    objects = _files(ROOT / "rendered", ROOT / "tests/fixtures/demo", *bad)
+    objects += _files(ROOT / "tests/fixtures/kubeconform/manifests.yaml")
+    compared, invalid, disagree = verdicts(store, objects)
+    assert disagree == []
+    assert compared >= 80 and invalid >= 3
+
+
+def test_same_verdict_on_the_mutations(store: SchemaStore) -> None:
+    base = [
+        o for o in load_manifests([ROOT / "rendered"]) if store.has_schema(o.obj["apiVersion"], o.obj["kind"])
+    ]
+    cases = [obj for _, obj in _differential().mutations(base, store)]
+    compared, invalid, disagree = verdicts(store, cases)
+    assert disagree == []
+    assert compared >= 1000 and invalid >= 700 and compared - invalid >= 20
+
+
+def test_same_verdict_on_a_rendered_fleet(store: SchemaStore, tmp_path: Path) -> None:
+    fleet = _differential_fleet(tmp_path)
+    compared, _, disagree = verdicts(store, [m.obj for m in render_all(fleet)])
+    assert disagree == []
+    assert compared >= 100
+
+
+def _differential_fleet(tmp_path: Path) -> Path:
+    spec = importlib.util.spec_from_file_location("_fleet_helpers", Path(__file__).with_name("test_fleet.py"))
+    assert spec is not None and spec.loader is not None
+    fleet = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fleet)
+    rng = random.Random(11)
+    (tmp_path / "services").mkdir()
+    (tmp_path / "environments").mkdir()
+    for n in range(12):
+        (tmp_path / "services" / f"svc-{n:02d}.yaml").write_text(fleet.service(f"svc-{n:02d}", rng))
+    for name in ("dev", "prod"):  # staging's OAP is too old for the MQE services
+        (tmp_path / "environments" / f"{name}.yaml").write_text(fleet.environment(name))
+    return tmp_path
+
+
+# ---- the features it must honour as jsonschema does ------------------------------------------------
+
+
+def _rollout() -> dict[str, Any]:
+    (rollout,) = [o.obj for o in load_manifests([ROOT / "rendered"]) if o.obj["kind"] == "Rollout"]
+    return rollout
+
+
+def test_formats_are_ours_date_time_as_kubeconform_checks_it(store: SchemaStore) -> None:
+    rollout = _rollout()
+    dates = _differential().DATE_TIMES
+    for value, valid in [(d, n < 8) for n, d in enumerate(dates)]:  # its first 8 are the valid ones
+        obj = {**rollout, "status": {"pauseConditions": [{"reason": "CanaryPauseStep", "startTime": value}]}}
+        compared, invalid, disagree = verdicts(store, [obj])
+        assert (compared, disagree) == (1, []), value
+        assert invalid == (not valid), value
+
+
+def test_duration_and_unknown_formats_and_x_kubernetes_keywords(tmp_path: Path) -> None:
+    group = tmp_path / "example.com"
+    group.mkdir()
+    (group / "widget_v1.json").write_text(
+        """{"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",
+            "x-kubernetes-validations": [{"rule": "false", "message": "never"}],
+            "properties": {
+              "wait": {"type": "string", "format": "duration"},
+              "mail": {"type": "string", "format": "email"},
+              "size": {"type": "integer", "format": "int32", "x-kubernetes-int-or-string": true},
+              "when": {"type": "string", "format": "date-time"},
+              "count": {"type": "integer", "maximum": 5, "exclusiveMaximum": true}}}"""
+    )
+    store = SchemaStore(tmp_path)
+    base = {"apiVersion": "example.com/v1", "kind": "Widget"}
+    cases = [
+        ({"wait": "1h30m", "mail": "not an address", "size": 2**40}, True),  # formats we do not check
+        ({"wait": "90 minutes"}, False),
+        ({"wait": "1.5h", "when": "2026-01-01T00:00:00Z"}, True),
+        ({"when": "2026-01-01"}, False),
+        ({"count": 4}, True),
+        ({"count": 5}, False),  # draft 4's boolean exclusiveMaximum
+        ({"count": 4.0}, False),  # draft 4: 4.0 is a number, not an integer
+        ({"size": "25%"}, False),  # x-kubernetes-int-or-string is not a keyword of either
+    ]
+    for fields, valid in cases:
+        compared, invalid, disagree = verdicts(store, [{**base, **fields}])
+        assert (compared, disagree, invalid) == (1, [], int(not valid)), fields
+
+
+def test_an_object_jsonschema_rs_cannot_read_goes_to_jsonschema(tmp_path: Path) -> None:
+    rollout = _rollout()
+    odd = {**rollout, "metadata": {**rollout["metadata"], "annotations": {"a": b"bytes"}}}
+    findings = BuiltinValidator().validate_objects([LoadedObject("odd.yaml", 1, odd)])
+    assert [f.location.field for f in findings] == ["metadata.annotations.a"]
