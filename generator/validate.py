@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol
 
 import jsonschema_rs
+import yaml
 from jsonschema import (
     Draft4Validator,
     Draft6Validator,
@@ -47,14 +48,14 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator as SchemaValidator
 from jsonschema.validators import validator_for
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from .errors import Finding, InputError, Location, Problem, ToolError
 from .resources import data_dir
-from .yamlio import PathTuple, format_field, position, syntax_problem
+from .yamlio import LazyNode, PathTuple, format_field, position, syntax_problem
 
 # Kubernetes' own API groups ("" is core `v1`). No schema is shipped for them: objects of these groups are
 # skipped by both validators (unless a schema file for the kind exists), never reported as missing.
@@ -254,23 +255,46 @@ def _start(node: Any) -> tuple[int, int]:
 
 
 def load_text(text: str, path: str) -> list[LoadedObject]:
-    """Every object of a multi-document YAML text, `kind: List` items expanded (as kubeconform does)."""
+    """Every object of a multi-document YAML text, `kind: List` items expanded (as kubeconform does).
+
+    Read with PyYAML's C parser and KubernetesResolver's own rules (`_fast_documents`); a text that
+    reading might take differently from ruamel's round-trip loader (a duplicate key, a merge key, an
+    alias, a timestamp, a tag, a syntax error, ...) is read by ruamel, whose reading and messages are the
+    reference. Positions are computed from the text only for the objects that get a finding.
+    """
+    try:
+        return _objects(_fast_documents(text), path)
+    except _SlowPath:
+        pass
     try:
         documents = list(_reader().load_all(text))
     except MarkedYAMLError as exc:
         raise InputError([syntax_problem(exc, path)]) from None
+    return _objects([(_plain(d), d, None) for d in documents], path)
+
+
+def _objects(documents: Sequence[tuple[Any, Any, Any]], path: str) -> list[LoadedObject]:
+    """(plain value, position source, start) of each document -> its objects; a document that is not a
+    mapping is a problem. The position source is a ruamel node, or the text for a LazyNode."""
     objects: list[LoadedObject] = []
     problems: list[Problem] = []
-    for document in documents:
+    for number, (document, source, start) in enumerate(documents):
         if document is None:
             continue
         items = _list_items(document)
-        for node in [document] if items is None else items:
-            line, column = _start(node)
-            if isinstance(node, CommentedMap):
-                objects.append(LoadedObject(path, line, _plain(node), node))
+        entries = [((), document, source, start)] if items is None else items
+        for index, (prefix, value, node_source, node_start) in enumerate(entries):
+            if items is not None and isinstance(source, CommentedMap):
+                node: Any = source["items"][index]
+            elif isinstance(source, str):
+                node = LazyNode(source, number, prefix, node_start)
             else:
-                found = "a list" if isinstance(node, list) else f"a {type(node).__name__} value"
+                node = node_source
+            line, column = _start(node)
+            if isinstance(value, dict):
+                objects.append(LoadedObject(path, line, value, node))
+            else:
+                found = "a list" if isinstance(value, list) else f"a {type(value).__name__} value"
                 problems.append(
                     Problem(Location(path, line, column), f"expected a Kubernetes object, found {found}")
                 )
@@ -279,14 +303,141 @@ def load_text(text: str, path: str) -> list[LoadedObject]:
     return objects
 
 
-def _list_items(document: Any) -> list[Any] | None:
-    if isinstance(document, CommentedMap) and str(document.get("kind", "")).lower() == "list":
+def _list_items(document: Any) -> list[tuple[PathTuple, Any, Any, Any]] | None:
+    """(prefix, value, source, start) of the items of a `kind: List` document, or None for another."""
+    if isinstance(document, dict) and str(document.get("kind", "")).lower() == "list":
         items = document.get("items")
-        if isinstance(items, CommentedSeq):
-            return list(items)
+        if isinstance(items, list):
+            return [(("items", index), item, None, None) for index, item in enumerate(items)]
         if items is None:
             return []
     return None
+
+
+# ---- the C-fast reading -----------------------------------------------------------------------------
+
+_CLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+# KubernetesResolver's implicit resolvers, YAML 1.1 (first character -> [(tag, regexp)]): ruamel's own
+# table, so a plain scalar gets the same tag either way.
+_K8S_RESOLVERS: dict[Any, list[tuple[str, Any]]] = KubernetesResolver().versioned_resolver
+_BOOLS = {
+    "yes": True,
+    "no": False,
+    "y": True,
+    "n": False,
+    "true": True,
+    "false": False,
+    "on": True,
+    "off": False,
+}
+
+
+class _SlowPath(Exception):
+    """This text must be read by ruamel (see `load_text`)."""
+
+
+class _KubernetesLoader(_CLoader):  # type: ignore[misc, valid-type]
+    """PyYAML's C parser and composer with KubernetesResolver's tags (`resolve` is called for every
+    untagged scalar; collections are plain maps and sequences)."""
+
+    resolved = 0  # nodes whose tag `resolve` chose: the others had a tag written in the text
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        self.resolved += 1
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in _K8S_RESOLVERS.get(value[0] if value else "", ()):
+                    if regexp.match(value):
+                        # KubernetesResolver: no YAML 1.1 base-60 numbers, `1:20` stays a string
+                        return _STR if ":" in value and tag in _NUMBER_TAGS else str(tag)
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+def _fast_documents(text: str) -> list[tuple[Any, Any, Any]]:
+    """(plain value, text, start) of each document, or _SlowPath."""
+    loader = _KubernetesLoader(text)
+    documents: list[tuple[Any, Any, Any]] = []
+    try:
+        while loader.check_node():
+            loader.resolved = 0
+            node = loader.get_node()
+            start = (node.start_mark.line, node.start_mark.column)
+            seen: set[int] = set()
+            scalars = [0]
+            documents.append((_value(node, seen, scalars), text, start))
+            if loader.resolved != len(seen) + scalars[0]:
+                # a tag written in the text (`!!str 12`): ruamel keeps it as a TaggedScalar
+                raise _SlowPath("tag")
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise _SlowPath from exc
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _value(node: yaml.Node, seen: set[int], scalars: list[int]) -> Any:
+    """A composed node -> the value `_plain` makes of ruamel's reading, for the tags read alike; any
+    other node raises _SlowPath."""
+    tag = node.tag
+    if isinstance(node, yaml.ScalarNode):
+        scalars[0] += 1
+        value: str = node.value
+        if tag == _STR:
+            return value
+        if tag == "tag:yaml.org,2002:null":
+            return None
+        if tag == "tag:yaml.org,2002:bool":
+            return _BOOLS[value.lower()]
+        if tag == "tag:yaml.org,2002:int":
+            return _int(value)
+        if tag == "tag:yaml.org,2002:float":
+            return _float(value)
+        raise _SlowPath(tag)  # timestamp, merge `<<`, `=`, binary, a tag of the user's
+    if id(node) in seen:  # an alias of a collection: ruamel's reading decides
+        raise _SlowPath("alias")
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
+        return [_value(item, seen, scalars) for item in node.value]
+    if isinstance(node, yaml.MappingNode) and tag == _MAP:
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _value(key_node, seen, scalars) if isinstance(key_node, yaml.ScalarNode) else None
+            if isinstance(key, bool):
+                key = "true" if key else "false"  # `_plain_key`
+            if not isinstance(key, str) or key in mapping:  # a duplicate: ruamel's error says where
+                raise _SlowPath("key")
+            mapping[key] = _value(value_node, seen, scalars)
+        return mapping
+    raise _SlowPath(tag)
+
+
+def _int(text: str) -> int:
+    """ruamel's RoundTripConstructor.construct_yaml_int (0.19) for YAML 1.1, base 60 excluded."""
+    digits = text.replace("_", "")
+    sign = -1 if digits[0] == "-" else 1
+    digits = digits[1:] if digits[0] in "+-" else digits
+    for prefix, base in (("0b", 2), ("0x", 16), ("0o", 8)):
+        if digits.startswith(prefix):
+            return sign * int(digits[2:], base)
+    if len(digits) > 1 and digits[0] == "0":
+        return sign * int(digits, 8)
+    return sign * int(digits)
+
+
+def _float(text: str) -> float:
+    """ruamel's construct_yaml_float for YAML 1.1 (base 60 excluded): `.inf`, `.nan`, else float()."""
+    digits = text.replace("_", "").lower()
+    sign = -1.0 if digits[0] == "-" else 1.0
+    digits = digits[1:] if digits[0] in "+-" else digits
+    if digits == ".inf":
+        return sign * float("inf")
+    if digits == ".nan":
+        return float("nan")
+    if "e" in digits and "." not in digits.split("e")[0]:
+        raise _SlowPath("1e5")  # ruamel warns (MantissaNoDotYAML1_1Warning) as it reads it
+    return sign * float(digits)
 
 
 def manifest_files(paths: Sequence[Path]) -> list[Path]:

@@ -165,3 +165,124 @@ def test_an_object_jsonschema_rs_cannot_read_goes_to_jsonschema(tmp_path: Path) 
     odd = {**rollout, "metadata": {**rollout["metadata"], "annotations": {"a": b"bytes"}}}
     findings = BuiltinValidator().validate_objects([LoadedObject("odd.yaml", 1, odd)])
     assert [f.location.field for f in findings] == ["metadata.annotations.a"]
+
+
+# ---- the C-fast reading: the same values and positions as ruamel's round-trip reading ---------------
+
+SCALARS = [
+    "on", "off", "On", "OFF", "yes", "No", "y", "n", "Y", "true", "False", "TRUE", "~", "null", "Null", "",
+    "0123", "-0123", "0o17", "0x1F", "0b101", "1_000", "+12", "-0", "08", "09.5", "1:20", "1:20.5", "190:20:30",
+    "1.5", "-1.5e3", "1e5", ".5", "-.5", "+.inf", "-.Inf", ".nan", "1.", "1_0.5", "0.1e-3", "_", "1__2",
+    "'quoted'", '"0123"', "'on'", "a: b", "x y", "- 3", "2026-01-01", "=", "!!str 12", "!!int '7'",
+    "0x_1F", "! 12", "12e", "+.5", "1.2.3", "0o", "0b", "1e+5", "3.14e+2", "-.inf", ".NaN", "0.", "00", "+0x10",
+]  # fmt: skip
+
+
+def _both(text: str) -> tuple[Any, Any]:
+    """(ruamel's reading as `_plain` makes it, or its error; the fast reading, or "slow")."""
+    from generator.validate import _fast_documents, _plain, _reader, _start
+
+    try:
+        slow: Any = [(_plain(d), _start(d) if d is not None else None) for d in _reader().load_all(text)]
+    except Exception as exc:  # a syntax error, a duplicate key: the fast path must not accept those
+        slow = f"error {type(exc).__name__}"
+    try:
+        fast: Any = [(value, (start[0] + 1, start[1] + 1)) for value, _, start in _fast_documents(text)]
+    except Exception as exc:
+        assert type(exc).__name__ == "_SlowPath", exc
+        fast = "slow"
+    return slow, fast
+
+
+def _same(slow: Any, fast: Any) -> bool:
+    if fast == "slow":
+        return True
+    if isinstance(slow, str):  # ruamel refused what the fast reading took
+        return False
+    # ruamel's start of a scalar document is (1, 0); only mappings are objects, so compare values there
+    slow_values = [v for v, _ in slow] if isinstance(slow, list) else slow
+    fast_values = [v for v, _ in fast]
+    nan = repr(slow_values) == repr(fast_values) and "nan" in repr(fast_values)
+    maps = [s for (v, s) in slow if isinstance(v, dict)] == [s for (v, s) in fast if isinstance(v, dict)]
+    return (slow_values == fast_values or nan) and maps
+
+
+def test_scalars_read_as_ruamel_reads_them_for_kubernetes() -> None:
+    for scalar in SCALARS:
+        for text in (f"v: {scalar}\n", f"- {scalar}\n", f"{scalar}: v\n", f"---\na: 1\n---\nv: {scalar}\n"):
+            slow, fast = _both(text)
+            assert _same(slow, fast), f"{text!r}: ruamel {slow}, fast {fast}"
+    # the ones Kubernetes reads differently from YAML 1.2, read fast (not left to ruamel)
+    for text, value in (("v: on\n", True), ("v: 0123\n", 83), ("v: 1:20\n", "1:20"), ("v: n\n", False)):
+        assert _both(text)[1] == [({"v": value}, (1, 1))]
+
+
+def test_what_reads_differently_goes_to_ruamel() -> None:
+    for text in (
+        "a: 1\na: 2\n",  # a duplicate key: ruamel's error
+        "on: 1\ntrue: 2\n",
+        "base: &b {x: 1}\nmore:\n  <<: *b\n",  # merge key
+        "a: &x [1]\nb: *x\n",  # alias
+        "t: 2026-01-01T00:00:00Z\n",  # timestamp
+        "v: !custom x\n",
+        "v: !!str 12\n",  # ruamel keeps a TaggedScalar
+        "v: !!map {a: 1}\n",
+        "1: one\n",  # a key that is not a string
+        "a: [1\n",  # a syntax error: ruamel's message
+    ):
+        assert _both(text)[1] == "slow", text
+
+
+def _yaml_files() -> list[Path]:
+    folders = [ROOT / name for name in ("rendered", "tests/fixtures", "examples", "services", "environments")]
+    return sorted(p for f in folders for p in f.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def test_every_yaml_file_of_the_project_reads_alike() -> None:
+    files = _yaml_files()
+    assert len(files) >= 80
+    fast = 0
+    for file in files:
+        slow, quick = _both(file.read_text(encoding="utf-8"))
+        assert _same(slow, quick), file
+        fast += quick != "slow"
+    assert fast >= len(files) * 0.9  # nearly all of them on the fast path
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path] if path else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*path, index))
+    return found
+
+
+def test_positions_of_every_field_are_ruamels() -> None:
+    from generator.validate import _reader, load_text
+    from generator.yamlio import position
+
+    checked = 0
+    for file in _yaml_files():
+        text = file.read_text(encoding="utf-8")
+        try:
+            objects = load_text(text, str(file))
+            ruamel = list(_reader().load_all(text))
+        except Exception:
+            continue  # a bad-input fixture: its messages are tested where it is used
+        nodes = [
+            item
+            for d in ruamel
+            if d is not None
+            for item in (d["items"] if str(d.get("kind", "")).lower() == "list" else [d])
+        ]
+        assert len(nodes) == len(objects), file
+        for loaded, node in zip(objects, nodes, strict=True):
+            assert loaded.line == node.lc.line + 1, file
+            for path in [*_paths(loaded.obj), ("missing",), (*(_paths(loaded.obj) or [()])[-1], "deeper")]:
+                for at_key in (False, True):
+                    assert position(loaded.node, path, at_key) == position(node, path, at_key), (file, path)
+                    checked += 1
+    assert checked >= 5_000
