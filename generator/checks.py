@@ -7,6 +7,7 @@ folder (one with an ownership index) is its own set; every other file given belo
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -151,12 +152,29 @@ def _acknowledged_in_trees(
     """The acknowledgements gitops-gen trees among `paths` recorded, by file as findings name it."""
     trees = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
     found: dict[str, Mapping[str, str]] = {}
+    resolve = _resolver()
     for loaded in objects:
-        file = Path(loaded.path).resolve()
+        file = resolve(loaded.path)
         out = next((root for root in trees if file.is_relative_to(root)), None)
         if out is not None and (acks := trees[out].acknowledged_at(file.relative_to(out).as_posix())):
             found[loaded.path] = acks
     return found
+
+
+def _resolver() -> Callable[[str], Path]:
+    """`Path(file).resolve()`, with each folder resolved once: a fleet's 15,000 files sit in a few
+    thousand folders, and resolving walks (lstat) every component of the path."""
+    folders: dict[str, Path] = {}
+
+    def resolve(file: str) -> Path:
+        if os.path.islink(file):
+            return Path(file).resolve()
+        folder, name = os.path.split(file)
+        if folder not in folders:
+            folders[folder] = Path(folder or ".").resolve()
+        return folders[folder] / name
+
+    return resolve
 
 
 def _repo_root(path: Path) -> Path:
@@ -176,8 +194,9 @@ def _sets(
     roots: dict[Path, Path] = {}  # the path given -> its repository root, looked up once
     groups: dict[tuple[Path, str], list[rules.Item]] = defaultdict(list)
     exists: dict[tuple[Path, str], Callable[[str], bool]] = {}
+    resolve = _resolver()
     for loaded in objects:
-        file = Path(loaded.path).resolve()
+        file = resolve(loaded.path)
         out = next((r for r in output_roots if file.is_relative_to(r)), None)
         if out is not None:
             # A gitops-gen tree: its index says where each environment sits in the GitOps repo, so

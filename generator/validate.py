@@ -343,16 +343,35 @@ class _KubernetesLoader(_CLoader):  # type: ignore[misc, valid-type]
 
     resolved = 0  # nodes whose tag `resolve` chose: the others had a tag written in the text
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._tags: dict[str, str] = {}  # plain scalar -> its tag: keys and values repeat a lot
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         self.resolved += 1
         if kind is yaml.ScalarNode:
-            if implicit[0]:
-                for tag, regexp in _K8S_RESOLVERS.get(value[0] if value else "", ()):
-                    if regexp.match(value):
-                        # KubernetesResolver: no YAML 1.1 base-60 numbers, `1:20` stays a string
-                        return _STR if ":" in value and tag in _NUMBER_TAGS else str(tag)
-            return _STR
+            if not implicit[0]:
+                return _STR
+            tag = self._tags.get(value)
+            if tag is None:
+                tag = self._tags[value] = _plain_tag(value)
+            return tag
         return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    # No path resolvers (PyYAML's add_path_resolver is not used): skip their bookkeeping per node.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+def _plain_tag(value: str) -> str:
+    for tag, regexp in _K8S_RESOLVERS.get(value[0] if value else "", ()):
+        if regexp.match(value):
+            # KubernetesResolver: no YAML 1.1 base-60 numbers, `1:20` stays a string
+            return _STR if ":" in value and tag in _NUMBER_TAGS else str(tag)
+    return _STR
 
 
 def _fast_documents(text: str) -> list[tuple[Any, Any, Any]]:
