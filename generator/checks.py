@@ -153,12 +153,31 @@ def _acknowledged_in_trees(
     trees = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
     found: dict[str, Mapping[str, str]] = {}
     resolve = _resolver()
+    inside = _inside(list(trees))
     for loaded in objects:
-        file = resolve(loaded.path)
-        out = next((root for root in trees if file.is_relative_to(root)), None)
-        if out is not None and (acks := trees[out].acknowledged_at(file.relative_to(out).as_posix())):
+        under = inside(resolve(loaded.path))
+        if under is not None and (acks := trees[under[0]].acknowledged_at(under[1])):
             found[loaded.path] = acks
     return found
+
+
+def _inside(roots: Sequence[Path]) -> Callable[[Path], tuple[Path, str] | None]:
+    """(the first root holding a resolved file, its path below it in POSIX form), or None:
+    `file.is_relative_to(root)` and `file.relative_to(root).as_posix()` as a string prefix test (pathlib
+    costs as much as validating an object)."""
+    prefixes = [(os.path.normcase(os.path.join(str(root), "")), root) for root in roots]
+
+    def inside(file: Path) -> tuple[Path, str] | None:
+        text = str(file)
+        folded = os.path.normcase(text)
+        for prefix, root in prefixes:
+            if folded.startswith(prefix):
+                return root, text[len(prefix) :].replace(os.sep, "/")
+            if folded == prefix[:-1]:
+                return root, "."
+        return None
+
+    return inside
 
 
 def _resolver() -> Callable[[str], Path]:
@@ -195,13 +214,15 @@ def _sets(
     groups: dict[tuple[Path, str], list[rules.Item]] = defaultdict(list)
     exists: dict[tuple[Path, str], Callable[[str], bool]] = {}
     resolve = _resolver()
+    inside = _inside(list(output_roots))
     for loaded in objects:
         file = resolve(loaded.path)
-        out = next((r for r in output_roots if file.is_relative_to(r)), None)
-        if out is not None:
+        under = inside(file)
+        out = under[0] if under is not None else None
+        if under is not None:
             # A gitops-gen tree: its index says where each environment sits in the GitOps repo, so
             # Application paths resolve whatever folder the tree was rendered or checked out into.
-            relative = file.relative_to(out).as_posix()
+            out, relative = under
             env = relative.split("/")[0]
             repo_root = output_roots[out].repo_paths.get(env)
             if repo_root is not None:
