@@ -12,8 +12,12 @@ They agree on what is checked: a kind whose schema is missing is a `SCHEMA-MISSI
 `ignore_missing`, except the built-in Kubernetes API groups (core `v1`, `apps/v1`, ...; BUILTIN_API_GROUPS),
 for which no schema is shipped: those are skipped without a finding (kubeconform gets them as `-skip`).
 
-Manifests are read as YAML 1.1, as Kubernetes reads them (`on`/`yes` are booleans, `0123` is octal), with
-ruamel's round-trip loader so that a schema error's path maps to line:column.
+Manifests are read as YAML 1.1, as Kubernetes reads them (`on`/`yes` are booleans, `0123` is octal): with
+PyYAML's C parser and KubernetesResolver's rules, or, for what that reading could take differently (a
+duplicate key, a merge key, an alias, a tag, a syntax error), with ruamel's round-trip loader, whose
+reading and messages are the reference. A finding's line:column is computed from the text when there is
+a finding (yamlio.LazyNode). jsonschema-rs tells valid objects from invalid ones; jsonschema words the
+errors of the invalid ones.
 """
 
 from __future__ import annotations
@@ -173,8 +177,9 @@ def _is_time(text: str) -> bool:
 class LoadedObject:
     """One Kubernetes object and where it came from.
 
-    `line` is where the object starts (1-based); `node` is its ruamel round-trip node, which knows the
-    position of every field, or None for an object rendered in memory (findings then point at `line`).
+    `line` is where the object starts (1-based); `node` finds the position of any field: a LazyNode over
+    the file's text, a ruamel round-trip node (a file read the slow way), or None for an object made in
+    memory (findings then point at `line`).
     """
 
     path: str

@@ -1,7 +1,8 @@
 """YAML in and out.
 
 Reading user files goes through ruamel.yaml's round-trip loader, which remembers the line and column of
-every key and item, so every error can point at the exact spot. Writing manifests goes through one
+every key and item, so every error can point at the exact spot. Manifests are read C-fast (validate.py)
+and located on demand from their text (LazyNode), with the same answers. Writing manifests goes through one
 emitter, PyYAML's (C when available): ruamel's emitter is ~10x slower and output needs no comments.
 """
 
