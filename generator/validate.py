@@ -381,6 +381,8 @@ def _plain_tag(value: str) -> str:
 
 def _fast_documents(text: str) -> list[tuple[Any, Any, Any]]:
     """(plain value, text, start) of each document, or _SlowPath."""
+    if "\t" in text:  # ruamel refuses a tab where libyaml takes it as a space (`a:\tb`)
+        raise _SlowPath("tab")
     loader = _KubernetesLoader(text)
     documents: list[tuple[Any, Any, Any]] = []
     try:

@@ -229,6 +229,7 @@ def test_what_reads_differently_goes_to_ruamel() -> None:
         "v: !!map {a: 1}\n",
         "1: one\n",  # a key that is not a string
         "a: [1\n",  # a syntax error: ruamel's message
+        "a:\tb\n",  # ruamel refuses the tab, libyaml would not
     ):
         assert _both(text)[1] == "slow", text
 
@@ -236,6 +237,22 @@ def test_what_reads_differently_goes_to_ruamel() -> None:
 def _yaml_files() -> list[Path]:
     folders = [ROOT / name for name in ("rendered", "tests/fixtures", "examples", "services", "environments")]
     return sorted(p for f in folders for p in f.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+ODD_TEXTS = [
+    "\ufeffa: 1\n", "%YAML 1.2\n---\na: 0123\n", "%YAML 1.1\n---\na: on\n", "a: 1\n...\n---\nb: 2\n",
+    'a: "\\x41\\u00e9\\N"\n', "a: |\n  x\n   y\n", "a: >-\n  x\n  y\n", "k: v # c\n", "? complex\n: v\n",
+    "a: [1, {b: c}]\n", "- a\n- b\n", 'a: "multi\n  line"\n', "a: 'it''s'\n", '"quoted key": 1\n',
+    "a: null\nb:\n", "a: -\n", "a: b: c\n", "a: @x\n", "a: `x`\n", "&k a: 1\n", "a: 'x'y\n",
+    "a: \x07\n", "a: x\x85y\n", "a: x\u2028y\n", "%YAML 1.3\n---\na: 1\n", "a:\n  - b\n  c: d\n",
+    "a: 'x\n\n  y'\n", "a: !!binary aGk=\n", "? [a]\n: 1\n", "a: {b: 1, b: 2}\n", "- &a x\n- *a\n",
+]  # fmt: skip
+
+
+def test_odd_texts_read_alike_or_go_to_ruamel() -> None:
+    for text in ODD_TEXTS:
+        slow, fast = _both(text)
+        assert _same(slow, fast), f"{text!r}: ruamel {slow}, fast {fast}"
 
 
 def test_every_yaml_file_of_the_project_reads_alike() -> None:
