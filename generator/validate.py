@@ -12,8 +12,12 @@ They agree on what is checked: a kind whose schema is missing is a `SCHEMA-MISSI
 `ignore_missing`, except the built-in Kubernetes API groups (core `v1`, `apps/v1`, ...; BUILTIN_API_GROUPS),
 for which no schema is shipped: those are skipped without a finding (kubeconform gets them as `-skip`).
 
-Manifests are read as YAML 1.1, as Kubernetes reads them (`on`/`yes` are booleans, `0123` is octal), with
-ruamel's round-trip loader so that a schema error's path maps to line:column.
+Manifests are read as YAML 1.1, as Kubernetes reads them (`on`/`yes` are booleans, `0123` is octal): with
+PyYAML's C parser and KubernetesResolver's rules, or, for what that reading could take differently (a
+duplicate key, a merge key, an alias, a tag, a syntax error), with ruamel's round-trip loader, whose
+reading and messages are the reference. A finding's line:column is computed from the text when there is
+a finding (yamlio.LazyNode). jsonschema-rs tells valid objects from invalid ones; jsonschema words the
+errors of the invalid ones.
 """
 
 from __future__ import annotations
@@ -34,19 +38,28 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol
 
-from jsonschema import Draft4Validator, FormatChecker
+import jsonschema_rs
+import yaml
+from jsonschema import (
+    Draft4Validator,
+    Draft6Validator,
+    Draft7Validator,
+    Draft201909Validator,
+    Draft202012Validator,
+    FormatChecker,
+)
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator as SchemaValidator
 from jsonschema.validators import validator_for
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from .errors import Finding, InputError, Location, Problem, ToolError
 from .resources import data_dir
-from .yamlio import PathTuple, format_field, position, syntax_problem
+from .yamlio import LazyNode, PathTuple, format_field, position, syntax_problem
 
 # Kubernetes' own API groups ("" is core `v1`). No schema is shipped for them: objects of these groups are
 # skipped by both validators (unless a schema file for the kind exists), never reported as missing.
@@ -164,8 +177,9 @@ def _is_time(text: str) -> bool:
 class LoadedObject:
     """One Kubernetes object and where it came from.
 
-    `line` is where the object starts (1-based); `node` is its ruamel round-trip node, which knows the
-    position of every field, or None for an object rendered in memory (findings then point at `line`).
+    `line` is where the object starts (1-based); `node` finds the position of any field: a LazyNode over
+    the file's text, a ruamel round-trip node (a file read the slow way), or None for an object made in
+    memory (findings then point at `line`).
     """
 
     path: str
@@ -246,23 +260,46 @@ def _start(node: Any) -> tuple[int, int]:
 
 
 def load_text(text: str, path: str) -> list[LoadedObject]:
-    """Every object of a multi-document YAML text, `kind: List` items expanded (as kubeconform does)."""
+    """Every object of a multi-document YAML text, `kind: List` items expanded (as kubeconform does).
+
+    Read with PyYAML's C parser and KubernetesResolver's own rules (`_fast_documents`); a text that
+    reading might take differently from ruamel's round-trip loader (a duplicate key, a merge key, an
+    alias, a timestamp, a tag, a syntax error, ...) is read by ruamel, whose reading and messages are the
+    reference. Positions are computed from the text only for the objects that get a finding.
+    """
+    try:
+        return _objects(_fast_documents(text), path)
+    except _SlowPath:
+        pass
     try:
         documents = list(_reader().load_all(text))
     except MarkedYAMLError as exc:
         raise InputError([syntax_problem(exc, path)]) from None
+    return _objects([(_plain(d), d, None) for d in documents], path)
+
+
+def _objects(documents: Sequence[tuple[Any, Any, Any]], path: str) -> list[LoadedObject]:
+    """(plain value, position source, start) of each document -> its objects; a document that is not a
+    mapping is a problem. The position source is a ruamel node, or the text for a LazyNode."""
     objects: list[LoadedObject] = []
     problems: list[Problem] = []
-    for document in documents:
+    for number, (document, source, start) in enumerate(documents):
         if document is None:
             continue
         items = _list_items(document)
-        for node in [document] if items is None else items:
-            line, column = _start(node)
-            if isinstance(node, CommentedMap):
-                objects.append(LoadedObject(path, line, _plain(node), node))
+        entries = [((), document, source, start)] if items is None else items
+        for index, (prefix, value, node_source, node_start) in enumerate(entries):
+            if items is not None and isinstance(source, CommentedMap):
+                node: Any = source["items"][index]
+            elif isinstance(source, str):
+                node = LazyNode(source, number, prefix, node_start)
             else:
-                found = "a list" if isinstance(node, list) else f"a {type(node).__name__} value"
+                node = node_source
+            line, column = _start(node)
+            if isinstance(value, dict):
+                objects.append(LoadedObject(path, line, value, node))
+            else:
+                found = "a list" if isinstance(value, list) else f"a {type(value).__name__} value"
                 problems.append(
                     Problem(Location(path, line, column), f"expected a Kubernetes object, found {found}")
                 )
@@ -271,14 +308,162 @@ def load_text(text: str, path: str) -> list[LoadedObject]:
     return objects
 
 
-def _list_items(document: Any) -> list[Any] | None:
-    if isinstance(document, CommentedMap) and str(document.get("kind", "")).lower() == "list":
+def _list_items(document: Any) -> list[tuple[PathTuple, Any, Any, Any]] | None:
+    """(prefix, value, source, start) of the items of a `kind: List` document, or None for another."""
+    if isinstance(document, dict) and str(document.get("kind", "")).lower() == "list":
         items = document.get("items")
-        if isinstance(items, CommentedSeq):
-            return list(items)
+        if isinstance(items, list):
+            return [(("items", index), item, None, None) for index, item in enumerate(items)]
         if items is None:
             return []
     return None
+
+
+# ---- the C-fast reading -----------------------------------------------------------------------------
+
+_CLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+# KubernetesResolver's implicit resolvers, YAML 1.1 (first character -> [(tag, regexp)]): ruamel's own
+# table, so a plain scalar gets the same tag either way.
+_K8S_RESOLVERS: dict[Any, list[tuple[str, Any]]] = KubernetesResolver().versioned_resolver
+_BOOLS = {
+    "yes": True,
+    "no": False,
+    "y": True,
+    "n": False,
+    "true": True,
+    "false": False,
+    "on": True,
+    "off": False,
+}
+
+
+class _SlowPath(Exception):
+    """This text must be read by ruamel (see `load_text`)."""
+
+
+class _KubernetesLoader(_CLoader):  # type: ignore[misc, valid-type]
+    """PyYAML's C parser and composer with KubernetesResolver's tags (`resolve` is called for every
+    untagged scalar; collections are plain maps and sequences)."""
+
+    resolved = 0  # nodes whose tag `resolve` chose: the others had a tag written in the text
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._tags: dict[str, str] = {}  # plain scalar -> its tag: keys and values repeat a lot
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        self.resolved += 1
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR
+            tag = self._tags.get(value)
+            if tag is None:
+                tag = self._tags[value] = _plain_tag(value)
+            return tag
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    # No path resolvers (PyYAML's add_path_resolver is not used): skip their bookkeeping per node.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+def _plain_tag(value: str) -> str:
+    for tag, regexp in _K8S_RESOLVERS.get(value[0] if value else "", ()):
+        if regexp.match(value):
+            # KubernetesResolver: no YAML 1.1 base-60 numbers, `1:20` stays a string
+            return _STR if ":" in value and tag in _NUMBER_TAGS else str(tag)
+    return _STR
+
+
+def _fast_documents(text: str) -> list[tuple[Any, Any, Any]]:
+    """(plain value, text, start) of each document, or _SlowPath."""
+    if "\t" in text:  # ruamel refuses a tab where libyaml takes it as a space (`a:\tb`)
+        raise _SlowPath("tab")
+    loader = _KubernetesLoader(text)
+    documents: list[tuple[Any, Any, Any]] = []
+    try:
+        while loader.check_node():
+            loader.resolved = 0
+            node = loader.get_node()
+            start = (node.start_mark.line, node.start_mark.column)
+            seen: set[int] = set()
+            scalars = [0]
+            documents.append((_value(node, seen, scalars), text, start))
+            if loader.resolved != len(seen) + scalars[0]:
+                # a tag written in the text (`!!str 12`): ruamel keeps it as a TaggedScalar
+                raise _SlowPath("tag")
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise _SlowPath from exc
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _value(node: yaml.Node, seen: set[int], scalars: list[int]) -> Any:
+    """A composed node -> the value `_plain` makes of ruamel's reading, for the tags read alike; any
+    other node raises _SlowPath."""
+    tag = node.tag
+    if isinstance(node, yaml.ScalarNode):
+        scalars[0] += 1
+        value: str = node.value
+        if tag == _STR:
+            return value
+        if tag == "tag:yaml.org,2002:null":
+            return None
+        if tag == "tag:yaml.org,2002:bool":
+            return _BOOLS[value.lower()]
+        if tag == "tag:yaml.org,2002:int":
+            return _int(value)
+        if tag == "tag:yaml.org,2002:float":
+            return _float(value)
+        raise _SlowPath(tag)  # timestamp, merge `<<`, `=`, binary, a tag of the user's
+    if id(node) in seen:  # an alias of a collection: ruamel's reading decides
+        raise _SlowPath("alias")
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
+        return [_value(item, seen, scalars) for item in node.value]
+    if isinstance(node, yaml.MappingNode) and tag == _MAP:
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _value(key_node, seen, scalars) if isinstance(key_node, yaml.ScalarNode) else None
+            if isinstance(key, bool):
+                key = "true" if key else "false"  # `_plain_key`
+            if not isinstance(key, str) or key in mapping:  # a duplicate: ruamel's error says where
+                raise _SlowPath("key")
+            mapping[key] = _value(value_node, seen, scalars)
+        return mapping
+    raise _SlowPath(tag)
+
+
+def _int(text: str) -> int:
+    """ruamel's RoundTripConstructor.construct_yaml_int (0.19) for YAML 1.1, base 60 excluded."""
+    digits = text.replace("_", "")
+    sign = -1 if digits[0] == "-" else 1
+    digits = digits[1:] if digits[0] in "+-" else digits
+    for prefix, base in (("0b", 2), ("0x", 16), ("0o", 8)):
+        if digits.startswith(prefix):
+            return sign * int(digits[2:], base)
+    if len(digits) > 1 and digits[0] == "0":
+        return sign * int(digits, 8)
+    return sign * int(digits)
+
+
+def _float(text: str) -> float:
+    """ruamel's construct_yaml_float for YAML 1.1 (base 60 excluded): `.inf`, `.nan`, else float()."""
+    digits = text.replace("_", "").lower()
+    sign = -1.0 if digits[0] == "-" else 1.0
+    digits = digits[1:] if digits[0] in "+-" else digits
+    if digits == ".inf":
+        return sign * float("inf")
+    if digits == ".nan":
+        return float("nan")
+    if "e" in digits and "." not in digits.split("e")[0]:
+        raise _SlowPath("1e5")  # ruamel warns (MantissaNoDotYAML1_1Warning) as it reads it
+    return sign * float(digits)
 
 
 def manifest_files(paths: Sequence[Path]) -> list[Path]:
@@ -334,6 +519,7 @@ class SchemaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._validators: dict[tuple[str, str], SchemaValidator | None] = {}
+        self._fast: dict[tuple[str, str], jsonschema_rs.Validator | None] = {}
         self._known: list[tuple[str, str]] | None = None
 
     def path_for(self, api_version: str, kind: str) -> Path | None:
@@ -367,6 +553,16 @@ class SchemaStore:
             self._validators[key] = compiled
         return self._validators[key]
 
+    def fast_validator(self, api_version: str, kind: str) -> jsonschema_rs.Validator | None:
+        """jsonschema-rs compiled from the same schema, to tell valid objects from invalid ones fast; only
+        the ones it rejects go to jsonschema (`validator`), whose errors are what users read. None where
+        jsonschema-rs cannot stand in for jsonschema (a draft it does not have, a schema it rejects)."""
+        key = (api_version, kind)
+        if key not in self._fast:
+            validator = self.validator(api_version, kind)
+            self._fast[key] = None if validator is None else _fast_validator(validator)
+        return self._fast[key]
+
     def has_schema(self, api_version: str, kind: str) -> bool:
         path = self.path_for(api_version, kind)
         return path is not None and path.is_file()
@@ -396,6 +592,53 @@ class SchemaStore:
             api, knd = candidates[close[0]]
             text += f' (did you mean apiVersion "{api}" kind "{knd}"?)'
         return text
+
+
+_RS_DRAFTS: dict[type[Any], type[jsonschema_rs.Validator]] = {
+    Draft4Validator: jsonschema_rs.Draft4Validator,
+    Draft6Validator: jsonschema_rs.Draft6Validator,
+    Draft7Validator: jsonschema_rs.Draft7Validator,
+    Draft201909Validator: jsonschema_rs.Draft201909Validator,
+    Draft202012Validator: jsonschema_rs.Draft202012Validator,
+}
+
+
+def _formats_in(schema: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            if isinstance(node.get("format"), str):
+                found.add(node["format"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _fast_validator(validator: SchemaValidator) -> jsonschema_rs.Validator | None:
+    """The jsonschema-rs twin of a compiled jsonschema validator: the same draft and the same formats.
+
+    FORMAT_CHECKER asserts only `duration` and `date-time`, with our functions; jsonschema-rs would assert
+    its own idea of every format it knows (`email`, `ipv4`, ... and its own `date-time`), so every format
+    the schema names is registered: ours for those two, accept-anything for the rest. Unknown keywords
+    (`x-kubernetes-*`) are ignored by both. tests/unit/test_validate_fast.py checks the verdicts agree.
+    """
+    rs_class = _RS_DRAFTS.get(type(validator))
+    schema = validator.schema
+    if rs_class is None or not isinstance(schema, dict):
+        return None
+    checks = {"duration": _is_duration, "date-time": _is_date_time}
+    formats = {name: checks.get(name, _any_format) for name in _formats_in(schema)}
+    try:
+        return rs_class(schema, formats=formats, validate_formats=True, offline=True)
+    except (ValueError, jsonschema_rs.ReferencingError):  # jsonschema alone decides for this schema
+        return None
+
+
+def _any_format(value: object) -> bool:
+    return True
 
 
 # ---- findings ---------------------------------------------------------------------------------------
@@ -608,6 +851,13 @@ class BuiltinValidator:
             return [
                 _schema_finding(target, (), self.store.missing_message(api_version, kind), "SCHEMA-MISSING")
             ]
+        fast = self.store.fast_validator(api_version, kind)
+        if fast is not None:
+            try:
+                if fast.is_valid(target.obj):
+                    return []
+            except (ValueError, TypeError, OverflowError):  # a value it cannot read: jsonschema decides
+                pass
         # jsonschema reports a `required` list once per missing name, and describe_error names them all:
         # keep one finding each (an object without `destination` and `project` once said both twice).
         problems = dict.fromkeys(

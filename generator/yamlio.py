@@ -4,15 +4,15 @@ User files (specs, environment files) are read as ruamel.yaml's round-trip loade
 the line and column of every key and item, so every error can point at the exact spot), but through
 PyYAML's C composer (`load_source_text`): several times faster, with ruamel re-parsing a file only where
 the C path cannot decide (tags, merge keys, directives, duplicate keys, a syntax error) so that data,
-positions and messages stay exactly ruamel's. Writing manifests goes through one emitter, PyYAML's (C when
-available): ruamel's emitter is ~10x slower and output needs no comments.
+positions and messages stay exactly ruamel's. Manifests are read C-fast (validate.py) and located on demand
+from their text (LazyNode), with the same answers. Writing manifests goes through one emitter, PyYAML's (C
+when available): ruamel's emitter is ~10x slower and output needs no comments.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -396,7 +396,7 @@ def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int
     Returns None when even the first step of the path is not in `node`.
     """
     if isinstance(node, LazyNode):
-        node = node.node
+        return node.position(path, at_key)
     if isinstance(node, yaml.Node):
         return _node_position(node, path, at_key)
     if isinstance(node, SourceMarks):
@@ -439,25 +439,166 @@ def _node_position(node: yaml.Node, path: PathTuple, at_key: bool) -> tuple[int,
         if step is None:
             break
         mark = (step[0] if (at_key or not last) else step[1]).start_mark
+        if mark is None:
+            break
         found = (mark.line + 1, mark.column + 1)
         current = step[1]
     return found
 
 
 class LazyNode:
-    """The positions of a rendered document, parsed only when a finding asks for one: most objects of a
-    clean render never need them, and parsing costs as much as the rest of validating."""
+    """The positions of one document (or one `kind: List` item, under `prefix`) of a YAML text, read only
+    when a finding asks for one and never kept: most objects need none, and keeping the parsed trees of
+    thousands of files alive made a whole fleet's validate spend its time in the garbage collector.
 
-    def __init__(self, text: str) -> None:
+    Each question streams the text's parse events (C-fast, PyYAML's libyaml parser) to the field asked for
+    and stops there: no node tree is built. `start` is where the object starts (0-based line, column),
+    when the loader already knows it.
+    """
+
+    def __init__(
+        self, text: str, document: int = 0, prefix: PathTuple = (), start: tuple[int, int] | None = None
+    ) -> None:
         self.text = text
+        self.document = document
+        self.prefix = prefix
+        self._start = start
 
-    @functools.cached_property
+    @property
     def node(self) -> yaml.Node | None:
-        return yaml.compose(self.text, Loader=_Loader)
+        """The composed document (not cached; `position` does not need it)."""
+        documents = list(yaml.compose_all(self.text, Loader=_Loader))
+        node: yaml.Node | None = documents[self.document] if self.document < len(documents) else None
+        for part in self.prefix:
+            node = _child(node, part)
+        return node
 
     @property
     def start_mark(self) -> Any:
-        return getattr(self.node, "start_mark", None)
+        if self._start is None:
+            self._start = _event_start(self.text, self.document, self.prefix)
+        return None if self._start is None else _Mark(*self._start)
+
+    def position(self, path: PathTuple, at_key: bool = False) -> tuple[int, int] | None:
+        try:
+            return _event_position(self.text, self.document, self.prefix, path, at_key)
+        except _NeedsTree:  # an alias on the way: the composer resolves it to its anchor
+            return _node_position(self.node, path, at_key) if self.node is not None else None
+
+
+class _Mark(NamedTuple):
+    line: int
+    column: int
+
+
+class _NeedsTree(Exception):
+    """The path runs through an alias: only a composed tree knows where it leads."""
+
+
+def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        return next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        item: yaml.Node = node.value[part]
+        return item
+    return None
+
+
+def _skip(events: Iterator[yaml.Event], first: yaml.Event) -> None:
+    """Consume the rest of the node that starts with `first`."""
+    depth = 1 if isinstance(first, (yaml.MappingStartEvent, yaml.SequenceStartEvent)) else 0
+    while depth:
+        event = next(events)
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def _document_root(events: Iterator[yaml.Event], document: int) -> yaml.Event | None:
+    index = -1
+    for event in events:
+        if isinstance(event, yaml.DocumentStartEvent):
+            index += 1
+            root = next(events)
+            if index == document:
+                return root
+            _skip(events, root)
+    return None
+
+
+def _step(
+    events: Iterator[yaml.Event], current: yaml.Event, part: str | int
+) -> tuple[yaml.Event, yaml.Event] | None:
+    """(key or item event, value event) of `part` inside the node `current` starts, or None."""
+    if isinstance(current, yaml.MappingStartEvent) and isinstance(part, str):
+        while True:
+            key = next(events)
+            if isinstance(key, yaml.MappingEndEvent):
+                return None
+            if isinstance(key, yaml.AliasEvent):
+                raise _NeedsTree
+            value = next(events)
+            if isinstance(key, yaml.ScalarEvent) and key.value == part:
+                return key, value
+            _skip(events, key)
+            _skip(events, value)
+    if isinstance(current, yaml.SequenceStartEvent) and isinstance(part, int) and part >= 0:
+        index = 0
+        while True:
+            item = next(events)
+            if isinstance(item, yaml.SequenceEndEvent):
+                return None
+            if index == part:
+                return item, item
+            _skip(events, item)
+            index += 1
+    return None
+
+
+def _walk_to(events: Iterator[yaml.Event], document: int, prefix: PathTuple) -> yaml.Event | None:
+    current = _document_root(events, document)
+    for part in prefix:
+        if current is None:
+            return None
+        if isinstance(current, yaml.AliasEvent):
+            raise _NeedsTree
+        found = _step(events, current, part)
+        current = found[1] if found else None
+    return current
+
+
+def _event_start(text: str, document: int, prefix: PathTuple) -> tuple[int, int] | None:
+    try:
+        start = _walk_to(yaml.parse(text, Loader=_Loader), document, prefix)
+    except _NeedsTree:
+        return None
+    mark = None if start is None else start.start_mark
+    return None if mark is None else (mark.line, mark.column)
+
+
+def _event_position(
+    text: str, document: int, prefix: PathTuple, path: PathTuple, at_key: bool
+) -> tuple[int, int] | None:
+    """`_node_position` over the event stream: the same answers, with no tree built."""
+    events = yaml.parse(text, Loader=_Loader)
+    current = _walk_to(events, document, prefix)
+    found: tuple[int, int] | None = None
+    for index, part in enumerate(path):
+        if current is None:
+            break
+        if isinstance(current, yaml.AliasEvent):
+            raise _NeedsTree
+        step = _step(events, current, part)
+        if step is None:
+            break
+        last = index == len(path) - 1
+        mark = (step[0] if (at_key or not last) else step[1]).start_mark
+        if mark is None:
+            break
+        found = (mark.line + 1, mark.column + 1)
+        current = step[1]
+    return found
 
 
 def has_path(node: Any, path: PathTuple) -> bool:

@@ -30,8 +30,9 @@ def check(objects: ObjectSet) -> Iterator[Finding]:
                 "GG601", app, ("spec", "source", "path"), f"path '{path}' does not exist in the tree"
             )
     managed = _mutated_by_rollouts(objects)
+    owners = AppIndex(apps)
     for item, kind, istio in managed:
-        owner = _owning_app(apps, item)
+        owner = owners.owner(item)
         if owner is None:
             continue
         yield from _ignore_differences(owner, item, kind, istio)
@@ -61,18 +62,41 @@ def _widen(path: ip.Path) -> ip.Path:
     return tuple(ip.EVERY if isinstance(step, int) else step for step in path)
 
 
-def _owning_app(apps: Iterable[Item], item: Item) -> Item | None:
-    if item.repo_path is None:
-        return None
-    folder = item.repo_path.rpartition("/")[0]
-    for app in apps:
-        path = get(app.obj, "spec", "source", "path")
-        recurse = get(app.obj, "spec", "source", "directory", "recurse") is True
-        if isinstance(path, str) and (
-            folder == path.strip("/") or (recurse and folder.startswith(path.strip("/") + "/"))
-        ):
-            return app
-    return None
+class AppIndex:
+    """Which Application deploys a file: the first one (in set order) whose `spec.source.path` is the
+    file's folder, or an ancestor of it with `directory.recurse: true`.
+
+    Argo CD's directory source reads the files of `path`, and of its sub-folders only with `recurse`
+    (argo-cd v3.5.1 reposerver/repository/repository.go `getPotentiallyValidManifests`: `if path !=
+    appPath && !recurse { return filepath.SkipDir }`). Indexed once per set by path, so looking up every
+    VirtualService and DestinationRule costs one dict probe per folder level, not a scan of every
+    Application.
+    """
+
+    def __init__(self, apps: Iterable[Item]) -> None:
+        self._exact: dict[str, tuple[int, Item]] = {}
+        self._recursive: dict[str, tuple[int, Item]] = {}
+        for order, app in enumerate(apps):
+            path = get(app.obj, "spec", "source", "path")
+            if not isinstance(path, str):
+                continue
+            key = path.strip("/")
+            self._exact.setdefault(key, (order, app))  # the first one wins, as in a scan
+            if get(app.obj, "spec", "source", "directory", "recurse") is True:
+                self._recursive.setdefault(key, (order, app))
+
+    def owner(self, item: Item) -> Item | None:
+        if item.repo_path is None:
+            return None
+        folder = item.repo_path.rpartition("/")[0]
+        candidates = [found] if (found := self._exact.get(folder)) else []
+        # every proper ancestor `a` of the folder: those for which folder.startswith(a + "/")
+        candidates += [
+            found
+            for index, char in enumerate(folder)
+            if char == "/" and (found := self._recursive.get(folder[:index]))
+        ]
+        return min(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
 def _ignore_differences(app: Item, item: Item, kind: str, istio: Mapping[str, Any]) -> Iterator[Finding]:
