@@ -14,9 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import rules
 from .cache import RenderCache, combined_key, finding_from_json, findings_to_json, tool_fingerprint
 from .errors import Finding, InputError, Location, Problem
 from .expr_check import dialect_for
@@ -26,6 +25,9 @@ from .skywalking import parse_oap_version
 from .tree import index_file, read_index
 from .validate import LoadedObject, Validator, load_manifests, make_validator
 from .yamlio import LazyNode
+
+if TYPE_CHECKING:
+    from . import rules
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ def _rule_findings(
             except (KeyError, TypeError, ValueError):
                 pass
     repo_files = {posixpath.join(m.gitops_path, m.path) for m in members}
+    from . import rules  # the rules (and graphql-core) are imported only when they run
+
     items = [rules.Item(_loaded(m), posixpath.join(m.gitops_path, m.path)) for m in members]
     context = {m.path for m in members if not m.text}
     found = [
@@ -235,6 +239,8 @@ def check_paths(paths: Sequence[Path], validator: Validator, versions: Versions 
                 for p in paths
             ]
         )
+    from . import rules
+
     findings = list(validator.validate_objects(objects))
     for items, exists in _sets(paths, objects):
         findings.extend(rules.check(items, exists, versions))
@@ -303,6 +309,8 @@ def _repo_root(path: Path) -> Path:
 def _sets(
     paths: Sequence[Path], objects: Sequence[LoadedObject]
 ) -> list[tuple[list[rules.Item], Callable[[str], bool]]]:
+    from . import rules
+
     output_roots = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
     given = [p.resolve() for p in paths]
     roots: dict[Path, Path] = {}  # the path given -> its repository root, looked up once
