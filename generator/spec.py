@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -204,7 +205,10 @@ def load_source(path: Path, display: str) -> SourceFile:
 
 
 def _yaml_files(folder: Path) -> Iterator[Path]:
-    yield from sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    # scandir knows each entry's type without a stat: this lists a thousand specs on every pre-commit.
+    with os.scandir(folder) as entries:
+        found = [e.name for e in entries if e.name.endswith((".yaml", ".yml")) and e.is_file()]
+    yield from (folder / name for name in sorted(found))
 
 
 def spec_files(config_dir: Path) -> dict[str, Path]:

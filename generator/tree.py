@@ -115,6 +115,8 @@ class Scope:
         return cls(tuple(sorted(set(envs))), tuple(sorted(set(services))))
 
     def covers(self, path: str) -> bool:
+        if self.services and not any(name in path for name in self.services):
+            return False  # cheap: a one-service render asks this of every file of the tree
         env, service = path_owner(path)
         if self.envs and env not in self.envs:
             return False
