@@ -15,16 +15,26 @@ Atomicity ("a crash leaves the old tree or the new one"): a write-ahead journal,
 A swap (`<out>.new` renamed over `<out>`) would have to copy or move files we do not own (the output root
 may be a folder inside a git repo, or the repo itself), would rewrite every unchanged file, and renames a
 folder that editors and shells may be sitting in. The journal touches only the files that change:
-  1. stage every new or changed file, and the new index, in `<out>/STAGING_NAME/` and fsync them;
-  2. write `<out>/JOURNAL_NAME` (temp file + fsync + rename): the commit point. Before it, the tree on
-     disk is the old tree; after it, the journal says how to finish the new one;
-  3. move each staged file into place (`os.replace`), delete pruned files and the folders they leave empty;
+  1. stage every new or changed file, the new index and the journal in `<out>/STAGING_NAME/`, then make
+     them durable with one sync (below);
+  2. rename the journal to `<out>/JOURNAL_NAME` and fsync `<out>`: the commit point. Before it, the tree
+     on disk is the old tree; after it, the journal says how to finish the new one;
+  3. move each staged file into place (`os.replace`), delete pruned files and the folders they leave
+     empty, then make all of that durable with one sync;
   4. delete the journal, then the staging folder.
 `recover` (run first by every write, under the same lock) rolls a journal forward, idempotently: a staged
 file still there is moved into place, a pruned file still there is deleted. Staging without a journal is
 an interrupted step 1: it is deleted and the old tree stands. Readers (`plan_tree`) never write: they see
 the tree as it will be once a pending journal is rolled forward. Writers hold `flock` on the output folder.
 Identical files are never rewritten, so their mtimes stay.
+
+Durability (a power loss, not only a kill, leaves the old tree or the new one): the syncs of steps 1 and 3
+cost O(1) system calls whatever the number of files. Where `syncfs(2)` can be trusted (Linux >= 5.8, which
+reports writeback errors from it, on a local file system whose sync commits everything: `_Syncer`), each
+is a single `syncfs` of the output folder's file system: every staged file and the journal are on disk
+before the journal is renamed into place, so a committed journal only ever names durable data; every move
+and deletion is on disk before the journal is deleted. Elsewhere each staged file is fsynced as it is
+written and each touched folder at the sync, as before.
 """
 
 from __future__ import annotations
@@ -32,11 +42,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fcntl
+import functools
 import json
 import os
 import posixpath
 import re
 import shutil
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -536,11 +548,124 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+def _write_new(path: Path, data: bytes, sync: bool) -> None:
+    """Create `path` (it must not exist) holding `data`; fsync it when `sync`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# Local file systems whose sync_fs commits every dirty inode and the journal, so that syncfs(2) gives "the
+# same guarantees as fsync() called on every file in the filesystem" (sync(2), NOTES; Linux man-pages
+# 6.03). Not FUSE (its syncfs writes pages back to the daemon without asking it to fsync, which FUSE_FSYNC
+# does), nor network or unknown file systems: there each file is fsynced.
+_SYNCFS_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "tmpfs"})
+
+
+def _mount_types(mountinfo: str) -> dict[tuple[int, int], str]:
+    """(major, minor) -> file system type, from /proc/self/mountinfo (proc(5)): field 3 is the device,
+    the type follows the ` - ` separator."""
+    types: dict[tuple[int, int], str] = {}
+    for line in mountinfo.splitlines():
+        fields, sep, rest = line.partition(" - ")
+        parts = fields.split()
+        if not sep or len(parts) < 3 or not rest:
+            continue
+        major, _, minor = parts[2].partition(":")
+        if major.isdigit() and minor.isdigit():
+            types.setdefault((int(major), int(minor)), rest.split()[0])
+    return types
+
+
+@functools.cache
+def _syncfs_trusted(device: int) -> bool:
+    """Whether one syncfs(2) makes every earlier write to file system `device` durable and reports it if
+    one failed: Linux with syncfs in its libc, kernel 5.8 or later ("Since Linux 5.8, syncfs() will also
+    report an error if one or more inodes failed to be written back since the last syncfs() call", sync(2),
+    NOTES; kernel commit 735e4ae5ba28; before 5.8 it only fails with EBADF), and a file system from
+    _SYNCFS_FILE_SYSTEMS."""
+    release = re.match(r"(\d+)\.(\d+)", os.uname().release) if sys.platform == "linux" else None
+    if release is None or (int(release[1]), int(release[2])) < (5, 8) or _libc_syncfs() is None:
+        return False
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+            types = _mount_types(handle.read())
+    except OSError:
+        return False
+    return types.get((os.major(device), os.minor(device))) in _SYNCFS_FILE_SYSTEMS
+
+
+@functools.cache
+def _libc_syncfs() -> Any:
+    import ctypes  # deferred: only a write needs it
+
+    try:  # CDLL(None): the symbols already loaded, libc's among them (dlopen(3) of NULL)
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):  # a libc older than glibc 2.14 has no syncfs
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _syncfs(fd: int) -> None:
+    """syncfs(2): write back every dirty file and folder of fd's file system and wait for it."""
+    if _libc_syncfs()(fd) != 0:
+        import ctypes
+
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+class _Syncer:
+    """Makes a batch of changes below `root` durable at `sync()`: with one syncfs(2) where
+    `_syncfs_trusted`, else (`batched` False) with an fsync(2) of each file as it is written and of each
+    folder whose entries changed.
+
+    The folder is opened before the changes: syncfs reports the writeback errors of the file system since
+    the file was opened (the errseq cursor that commit 735e4ae5ba28 samples at open), so a failed write
+    of ours cannot go unreported. A change on another file system (a pruned file below a mount point
+    inside `root`) is not covered by root's syncfs: its folder is fsynced."""
+
+    def __init__(self, root: Path) -> None:
+        self.fd = os.open(root, os.O_RDONLY)
+        try:
+            self.device = os.fstat(self.fd).st_dev
+            self.batched = _syncfs_trusted(self.device)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self.folders: set[Path] = set()  # fsynced at sync(): every touched one unless batched
+
+    def __enter__(self) -> _Syncer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+    def write(self, path: Path, data: bytes) -> None:
+        """A new file, durable at sync()."""
+        _write_new(path, data, not self.batched)
+        self.changed(path.parent)
+
+    def changed(self, folder: Path, device: int | None = None) -> None:
+        """`folder`'s entries changed (a file was added, renamed in or deleted), on file system `device`
+        (None: root's)."""
+        if not self.batched or (device is not None and device != self.device):
+            self.folders.add(folder)
+
+    def sync(self) -> None:
+        if self.batched:
+            _syncfs(self.fd)
+        for folder in sorted(self.folders):
+            if folder.is_dir():
+                _fsync_dir(folder)
 
 
 @contextlib.contextmanager
@@ -579,24 +704,41 @@ def _prune_empty_folders(folder: Path, out_dir: Path) -> None:
 def _roll_forward(out_dir: Path, journal: _Journal) -> None:
     """Finish a committed write. Idempotent: safe to run again after being interrupted at any point."""
     staging = out_dir / STAGING_NAME
-    folders = {out_dir}
-    for blob, target in journal.replace:
-        source, destination = staging / blob, out_dir / target
-        if source.exists():
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, destination)
-        folders.add(destination.parent)
-    for path in journal.remove:
-        doomed = out_dir / path
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(doomed)
-        _prune_empty_folders(doomed.parent, out_dir)
-    for folder in sorted(folders):
-        if folder.is_dir():
-            _fsync_dir(folder)  # the renames are durable before the journal goes
+    with _Syncer(out_dir) as syncer:
+        syncer.changed(out_dir)
+        for blob, target in journal.replace:
+            source, destination = staging / blob, out_dir / target
+            if source.exists():
+                if not destination.parent.is_dir():
+                    destination.parent.mkdir(parents=True)
+                    for folder in destination.parent.parents:  # new folders: their parents changed
+                        if folder == out_dir or out_dir not in folder.parents:
+                            break
+                        syncer.changed(folder)
+                # rename(2) fails with EXDEV across mounts: a moved file is on staging's file system,
+                # which is out_dir's, so out_dir's syncfs covers it
+                os.replace(source, destination)
+            syncer.changed(destination.parent)
+        for path in journal.remove:
+            doomed = out_dir / path
+            try:
+                device = os.lstat(doomed).st_dev
+                os.unlink(doomed)
+            except FileNotFoundError:
+                device = None  # gone already (an interrupted run deleted it): synced as root's
+            _prune_empty_folders(doomed.parent, out_dir)
+            syncer.changed(_existing_ancestor(doomed.parent), device)
+        syncer.sync()  # the moves and deletions are durable before the journal goes
     os.unlink(out_dir / JOURNAL_NAME)
     _fsync_dir(out_dir)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    """`folder` or its nearest parent that exists (after _prune_empty_folders)."""
+    while not folder.is_dir() and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 def _recover_locked(out_dir: Path) -> bool:
@@ -663,24 +805,27 @@ def _write(plan: TreePlan) -> None:
     out_dir, staging = plan.out_dir, plan.out_dir / STAGING_NAME
     try:
         staging.mkdir()
-        replace = []
-        for number, path in enumerate((*plan.added, *plan.changed)):
-            _write_synced(staging / str(number), plan.manifests[path].text.encode("utf-8"))
-            replace.append((str(number), path))
-        if plan.index_changed:
-            blob = str(len(replace))
-            _write_synced(staging / blob, plan.new_index.encode("utf-8"))
-            replace.append((blob, INDEX_NAME))
-        obsolete = (LEGACY_INDEX_NAME,) if plan.legacy_index else ()
-        journal = _Journal(tuple(replace), (*plan.removed, *obsolete))
-        _write_synced(staging / "journal", journal.to_text().encode("utf-8"))
-        _fsync_dir(staging)
+        with _Syncer(staging) as syncer:
+            replace = []
+            for number, path in enumerate((*plan.added, *plan.changed)):
+                syncer.write(staging / str(number), plan.manifests[path].text.encode("utf-8"))
+                replace.append((str(number), path))
+            if plan.index_changed:
+                blob = str(len(replace))
+                syncer.write(staging / blob, plan.new_index.encode("utf-8"))
+                replace.append((blob, INDEX_NAME))
+            obsolete = (LEGACY_INDEX_NAME,) if plan.legacy_index else ()
+            journal = _Journal(tuple(replace), (*plan.removed, *obsolete))
+            syncer.write(staging / "journal", journal.to_text().encode("utf-8"))
+            syncer.sync()  # every file the journal names is durable before it is committed
         os.replace(staging / "journal", out_dir / JOURNAL_NAME)  # the commit point
     except OSError as exc:
         with contextlib.suppress(OSError):
             shutil.rmtree(staging)
         raise WriteFailed(f"{out_dir}: cannot write ({exc}); nothing was changed") from None
     try:
+        # fsync(2): the journal's directory entry is durable only once out_dir is fsynced; it must be
+        # before any file moves, or a power loss could leave moved files and no journal
         _fsync_dir(out_dir)
         _roll_forward(out_dir, journal)
     except OSError as exc:

@@ -1,8 +1,8 @@
 """A render killed with SIGKILL at any moment leaves the old tree or the new one, never a mix.
 
 A render of ~200 services runs in a subprocess through a small driver that wraps the file-system calls
-gitops-gen writes with (os.replace, fsync, unlink, rmdir, mkdir): it can SIGKILL itself right before the
-n-th of them (exact kill points, including either side of the journal's commit point), or slow each down
+gitops-gen writes with (os.replace, fsync, unlink, rmdir, mkdir, the write of a staged file, syncfs): it
+can SIGKILL itself right before the n-th of them (exact kill points, including either side of the journal's commit point), or slow each down
 a little so that a kill sent from outside at a random moment lands inside the write. The test hooks live
 here only; gitops-gen itself has none. After each kill a reader sees a whole tree, and `recover` (which
 the next render runs first) leaves exactly the old tree or the new one, byte for byte.
@@ -51,6 +51,10 @@ def wrap(name, real):
 
 for name in ("replace", "fsync", "unlink", "rmdir", "mkdir"):
     setattr(os, name, wrap(name, getattr(os, name)))
+
+from generator import tree
+for name in ("_write_new", "_syncfs"):  # each staged file, each syncfs(2)
+    setattr(tree, name, wrap(name, getattr(tree, name)))
 
 from generator.cli import main
 sys.argv[0] = "gitops-gen"

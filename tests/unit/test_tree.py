@@ -391,7 +391,7 @@ def test_a_failure_before_the_commit_point_changes_nothing(
     def disk_full(*args: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tree, "_write_synced", disk_full)
+    monkeypatch.setattr(tree, "_write_new", disk_full)
     with pytest.raises(WriteFailed, match="nothing was changed") as caught:
         apply_plan(plan)
     assert caught.value.exit_code == 3
@@ -435,7 +435,8 @@ class Crash(BaseException):
 
 @pytest.fixture
 def crash_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], list[int]]]:
-    """crash_at(n): the n-th file-system operation (replace, fsync, unlink, rmdir, mkdir) raises Crash.
+    """crash_at(n): the n-th file-system operation (replace, fsync, unlink, rmdir, mkdir, the write of a
+    staged file, syncfs) raises Crash.
 
     Returns a one-item list counting the operations seen (to learn the total with n=0)."""
     counter = [0]
@@ -452,6 +453,8 @@ def crash_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], list[i
 
     for name in ("replace", "fsync", "unlink", "rmdir", "mkdir"):
         monkeypatch.setattr(os, name, wrap(getattr(os, name)))
+    for name in ("_write_new", "_syncfs"):  # each staged file, each syncfs(2)
+        monkeypatch.setattr(tree, name, wrap(getattr(tree, name)))
 
     def arm(n: int) -> list[int]:
         counter[0], limit[0] = 0, n
@@ -460,8 +463,20 @@ def crash_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], list[i
     yield arm
 
 
+@pytest.fixture(params=["syncfs", "fsync each"])
+def durability(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of making a write durable: one syncfs(2) per batch, or (where syncfs cannot be trusted)
+    an fsync(2) of every file and folder."""
+    if request.param == "syncfs":
+        if not tree._syncfs_trusted(tmp_path.stat().st_dev):
+            pytest.skip(f"syncfs(2) is not trusted for {tmp_path} on this system")
+    else:
+        monkeypatch.setattr(tree, "_syncfs_trusted", lambda device: False)
+    return str(request.param)
+
+
 def test_a_crash_at_any_point_leaves_the_old_tree_or_the_new_one(
-    tmp_path: Path, crash_at: Callable[[int], list[int]]
+    tmp_path: Path, crash_at: Callable[[int], list[int]], durability: str
 ) -> None:
     """Every file-system operation of a write, crashed one at a time; recovery ends in old or new."""
     old_manifests = [manifest(SVC.format(s, f)) for s in "abc" for f in ("x", "y")]
@@ -509,7 +524,7 @@ def test_a_crash_at_any_point_leaves_the_old_tree_or_the_new_one(
 
 
 def test_a_crash_during_recovery_is_recovered_too(
-    tmp_path: Path, crash_at: Callable[[int], list[int]]
+    tmp_path: Path, crash_at: Callable[[int], list[int]], durability: str
 ) -> None:
     """Recovery is idempotent: crash the write at n, then the recovery at m, then recover again."""
     old_manifests = [manifest(SVC.format(s, "x")) for s in "ab"]
@@ -546,3 +561,111 @@ def test_a_crash_during_recovery_is_recovered_too(
             crash_at(0)
             recover(target)
             assert snapshot(target) in (old, new), f"crash at {n}, then in recovery at {m}"
+
+
+# ---- durability: O(1) syncs per write --------------------------------------------------------------------
+
+
+def count_syncs(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts os.fsync and syncfs(2) calls from here on."""
+    counts = {"fsync": 0, "syncfs": 0}
+    real_fsync, real_syncfs = os.fsync, tree._syncfs
+
+    def fsync(fd: int) -> None:
+        counts["fsync"] += 1
+        real_fsync(fd)
+
+    def syncfs(fd: int) -> None:
+        counts["syncfs"] += 1
+        real_syncfs(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(tree, "_syncfs", syncfs)
+    return counts
+
+
+def fleet(services: int, version: str) -> list[Manifest]:
+    """Two files in a folder of their own for each service."""
+    return [
+        manifest(SVC.format(f"s{number:04d}", kind), f"{kind} {version}\n")
+        for number in range(services)
+        for kind in ("rollout", "service")
+    ]
+
+
+@pytest.mark.parametrize("services", [5, 150])
+def test_a_write_syncs_a_constant_number_of_times_whatever_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str, services: int
+) -> None:
+    out = tmp_path / "out"
+    first = fleet(services, "v1")
+    counts = count_syncs(monkeypatch)
+    write(out, first)
+    written = dict(counts)
+    # a change: half the services change, a quarter go (their folders are pruned), as many are added
+    second = fleet(services, "v2")[: services // 2 * 2]
+    second += fleet(services, "v1")[services // 2 * 2 : services * 3 // 4 * 2]
+    second += [manifest(SVC.format(f"n{number:04d}", "rollout")) for number in range(services // 4)]
+    plan = plan_tree(out, second)
+    assert plan.added and plan.changed and plan.removed
+    counts.update(fsync=0, syncfs=0)
+    apply_plan(plan)
+    changed = dict(counts)
+    assert snapshot(out) == {
+        **{m.path: m.text.encode() for m in second},
+        INDEX_NAME: index_text((m.path for m in second), {"demo": ""}).encode(),
+    }
+    if durability == "syncfs":
+        # staged files + journal: one syncfs; the commit: fsync of out; the moves and deletions: one
+        # syncfs; the journal's deletion: fsync of out
+        assert written == changed == {"fsync": 2, "syncfs": 2}
+    else:  # every staged file, and every folder that changed
+        assert written["syncfs"] == changed["syncfs"] == 0
+        assert written["fsync"] >= len(first) + services  # files, folders
+        assert changed["fsync"] > len(plan.added) + len(plan.changed) + len(plan.removed) // 2
+
+
+def test_syncfs_is_the_real_system_call(tmp_path: Path) -> None:
+    if not tree._syncfs_trusted(tmp_path.stat().st_dev):
+        pytest.skip(f"syncfs(2) is not trusted for {tmp_path} on this system")
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        tree._syncfs(fd)
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        tree._syncfs(fd)  # closed: EBADF
+
+
+def test_syncfs_is_trusted_only_on_local_file_systems_that_commit_everything() -> None:
+    # the example of proc(5), a FUSE mount, and a line without the separator
+    mountinfo = (
+        "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n"
+        "40 36 0:45 / /home/me/remote rw,nosuid - fuse.sshfs me@host:/ rw,user_id=1000\n"
+        "41 36 0:46 / /broken rw\n"
+    )
+    types = tree._mount_types(mountinfo)
+    assert types == {(98, 0): "ext3", (0, 45): "fuse.sshfs"}
+    assert "ext3" in tree._SYNCFS_FILE_SYSTEMS and "fuse.sshfs" not in tree._SYNCFS_FILE_SYSTEMS
+    if Path("/proc/self/mountinfo").exists():
+        assert not tree._syncfs_trusted(os.stat("/proc").st_dev)  # proc: not a place for files
+
+
+def test_a_failed_syncfs_before_the_commit_point_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not tree._syncfs_trusted(tmp_path.stat().st_dev):
+        pytest.skip(f"syncfs(2) is not trusted for {tmp_path} on this system")
+    out = tmp_path / "out"
+    write(out, [manifest("demo/tsb/a.yaml")])
+    before = snapshot(out)
+    plan = plan_tree(out, [manifest("demo/tsb/a.yaml", "new\n"), manifest("demo/tsb/b.yaml")])
+
+    def io_error(fd: int) -> None:  # what syncfs reports when a staged file failed to be written back
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(tree, "_syncfs", io_error)
+    with pytest.raises(WriteFailed, match=r"Input/output error.*nothing was changed"):
+        apply_plan(plan)
+    assert snapshot(out) == before
+    assert not (out / STAGING_NAME).exists() and not (out / JOURNAL_NAME).exists()
