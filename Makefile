@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: render test lint typecheck bench schemas golden clean
+.PHONY: render test lint typecheck bench bench-smoke schemas golden clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,13 @@ clean:
 schemas: $(STAMP)
 	$(BIN)/python scripts/crd2schema.py
 
-## Benchmarks (medians, with a baseline measured in the same run)
+## Fleet-scale bench (issue 8): whole processes at N = 100, 300, 1000 services x 3 environments, against
+## baselines run in the same command; writes bench/RESULTS.md. Not part of `make test`. Takes 20+ minutes;
+## e.g. `make bench BENCH_ARGS="--sizes 100 --rows 1,3"` for less.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python scripts/bench_render.py
-	$(BIN)/python scripts/bench_validate.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+## The same at N = 10, one run, into $(VENV)/bench-smoke.md (a check that the bench runs, not a figure)
+bench-smoke: $(STAMP)
+	$(BIN)/python scripts/bench.py --sizes 10 --runs 1 --warmup 0 --out $(VENV)/bench-smoke.md

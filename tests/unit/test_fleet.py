@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import re
 import shutil
-import textwrap
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,82 +25,13 @@ from generator.tree import apply_plan, plan_tree
 from generator.validate import BuiltinValidator
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # bench/ is not installed: the fleet generator the bench times too
+from bench.fleet import ENVIRONMENTS, HUB, environment, old_oap_overrides, service  # noqa: E402
+
 README = (ROOT / "README.md").read_text()
 PROD_OVERRIDES = README.split("For example, in `environments/prod.yaml`:\n\n```yaml\n", 1)[1].split("```", 1)[
     0
 ]
-
-HUB = "https://kubernetes.default.svc"
-ENVIRONMENTS = {
-    # name: (cluster, API server of that cluster as the hub Argo CD knows it, OAP release)
-    "dev": ("dev-cluster", "https://dev.k8s.example.com", "10.4.0"),
-    "staging": ("staging-cluster", "https://staging.k8s.example.com", "9.4.0"),
-    "prod": ("prod-cluster", "https://prod.k8s.example.com", "10.2.0"),
-}
-
-
-def environment(name: str) -> str:
-    cluster, server, oap = ENVIRONMENTS[name]
-    return textwrap.dedent(
-        f"""\
-        cluster: {cluster}
-        gitops:
-          repoURL: https://git.example.com/platform/gitops.git
-          branch: release
-          path: deploy/mesh
-        skywalking:
-          address: http://oap.istio-system:12800
-          version: "{oap}"
-        argocd:
-          namespace: argo
-          server: {server}
-          project: mesh
-        tsb:
-          organization: acme
-          tenant: payments
-          workspace: payments-ws
-          trafficGroup: payments-traffic
-          securityGroup: payments-security
-          gatewayGroup: payments-gateway
-          tenancyNamespace: tsb-config
-        gateways:
-          - name: edge
-            namespace: edge
-            servers:
-              - port: 443
-                protocol: HTTPS
-                hosts: [pay.example.com]
-        defaults:
-          namespace: payments
-        """
-    )
-
-
-def service(name: str, rng: random.Random) -> str:
-    kind = rng.choice(["steps", "compact", "mqe", "metrics", "mesh", "ingress"])
-    lines = [f"name: {name}", f"namespace: {rng.choice(['payments', 'payments-batch'])}"]
-    if kind == "mesh":
-        return "\n".join([*lines, "mesh:", "  subsets:", "    - {name: v1, labels: {version: v1}}", ""])
-    if kind == "ingress":
-        lines += [
-            "ingress:",
-            "  gateway: edge",
-            "  hosts: [pay.example.com]",
-            f"  paths: [{{prefix: /{name}}}]",
-        ]
-    lines.append(f"replicas: {rng.randint(1, 9)}")
-    if kind == "compact":
-        lines += ["canary:", "  weights: [10, 30, 60]", "  pause: 5m"]
-    else:
-        lines += ["canary:", "  steps:"]
-        lines += [f"    - {{setWeight: {w}}}\n    - {{pause: {p}m}}" for w, p in ((10, 10), (50, 5), (80, 5))]
-    lines += ["analysis:", "  startingStep: 1", "  interval: 2m", "  window: 2m", "  failureLimit: 1"]
-    if kind == "mqe":
-        lines.append("  queryStyle: mqe")
-    if kind == "metrics":
-        lines += ["  metrics:", "    - {name: latency, metric: service_resp_time, max: 400}"]
-        lines += ["    - {name: sla, metric: service_sla, min: 0.995}"]
-    return "\n".join([*lines, ""])
 
 
 @pytest.fixture(scope="module")
@@ -109,19 +40,15 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = random.Random(7)
     (config / "services").mkdir()
     (config / "environments").mkdir()
-    names = [f"svc-{i:03d}" for i in range(40)] + ["reviews"]
-    for name in names:
-        (config / "services" / f"{name}.yaml").write_text(service(name, rng))
-    reviews = (
+    specs = {f"svc-{i:03d}": service(f"svc-{i:03d}", rng) for i in range(40)}
+    specs["reviews"] = (
         (ROOT / "services/reviews.yaml").read_text().replace("namespace: bookinfo", "namespace: payments")
     )
-    (config / "services/reviews.yaml").write_text(reviews)
+    for name, text in specs.items():
+        (config / "services" / f"{name}.yaml").write_text(text)
     # staging's OAP (9.4.0) has no MQE: the services that use it read their metrics the old way there.
-    mqe = sorted(p.stem for p in (config / "services").glob("*.yaml") if "queryStyle: mqe" in p.read_text())
-    assert mqe
-    old_style = "services:\n" + "".join(
-        f"  {n}:\n    analysis: {{queryStyle: readMetricsValues}}\n" for n in mqe
-    )
+    old_style = old_oap_overrides(specs)
+    assert "queryStyle: readMetricsValues" in old_style
     for name in ENVIRONMENTS:
         text = environment(name) + {"prod": PROD_OVERRIDES, "staging": old_style}.get(name, "")
         (config / "environments" / f"{name}.yaml").write_text(text)
