@@ -49,16 +49,20 @@ def _new_reader() -> YAML:
     return reader
 
 
-def load_file(path: Path, display: str | None = None) -> Any:
-    """Load one YAML document with positions; a syntax error becomes an InputError at its line."""
-    shown = display or str(path)
+def read_text(path: Path, shown: str) -> str:
+    """A file's text; a missing or unreadable file is an InputError naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError([Problem(Location(shown), "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError([Problem(Location(shown), f"cannot read file: {exc}")]) from None
-    return load_text(text, shown)
+
+
+def load_file(path: Path, display: str | None = None) -> Any:
+    """Load one YAML document with positions; a syntax error becomes an InputError at its line."""
+    shown = display or str(path)
+    return load_text(read_text(path, shown), shown)
 
 
 def syntax_problem(exc: MarkedYAMLError, display: str) -> Problem:
@@ -282,13 +286,7 @@ def load_source_text(text: str, display: str) -> Loaded:
 def load_source_file(path: Path, display: str | None = None) -> Loaded:
     """`load_source_text` of a file; an unreadable file is an InputError, as with `load_file`."""
     shown = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([Problem(Location(shown), "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(Location(shown), f"cannot read file: {exc}")]) from None
-    return load_source_text(text, shown)
+    return load_source_text(read_text(path, shown), shown)
 
 
 def _compose_plain(text: str, display: str) -> list[Loaded]:
