@@ -13,7 +13,8 @@ file's bytes, and the tool itself (its version, templates and schemas). An entry
 
 Whole-environment rule findings are cached too, keyed by the keys of everything in the environment.
 
-The cache only ever saves time: a missing, unreadable, corrupt or foreign entry is a miss (the entry is
+The cache lives outside the config repo (`default_folder`) and only ever saves time: a missing,
+unreadable, corrupt or foreign entry is a miss (the entry is
 rendered again and rewritten), entries are written atomically (temp file + rename), and nothing that fails
 to resolve is cached. Its folder holds a `.gitignore` of `*` and a CACHEDIR.TAG, so git and backup tools
 leave it alone.
@@ -35,7 +36,17 @@ from .errors import Finding, Location
 from .resources import data_dir
 
 CACHE_FORMAT = 1
-DEFAULT_FOLDER = ".gitops-gen-cache"
+
+
+def default_folder(config_dir: Path) -> Path:
+    """`$XDG_CACHE_HOME/gitops-gen/<hash of the config folder>` (`~/.cache/...` by default): outside the
+    config repo, so that no commit or pull request can put entries in it (an entry's manifests are written
+    as they are: a cache a pull request could fill would be a way to write anything)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = hashlib.sha256(str(config_dir.resolve()).encode()).hexdigest()[:20]
+    return Path(base) / "gitops-gen" / folder
+
+
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# gitops-gen's render cache: safe to delete.\n"
 
 

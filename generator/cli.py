@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import click
 
-from .cache import DEFAULT_FOLDER as DEFAULT_CACHE_FOLDER
-
 if TYPE_CHECKING:
     from .cache import RenderCache
     from .changes import Selection
@@ -149,15 +147,15 @@ cache_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Where renders of unchanged services are kept (deleting it only costs time).  "
-    f"[default: <config>/{DEFAULT_CACHE_FOLDER}]",
+    "[default: $XDG_CACHE_HOME/gitops-gen/<hash of the config folder>, ~/.cache when unset]",
 )
 no_cache_option = click.option("--no-cache", is_flag=True, help="Render and validate everything afresh.")
 
 
 def _cache(config_dir: Path, cache_dir: Path | None, no_cache: bool) -> RenderCache | None:
-    from .cache import RenderCache
+    from .cache import RenderCache, default_folder
 
-    return None if no_cache else RenderCache(cache_dir or config_dir / DEFAULT_CACHE_FOLDER)
+    return None if no_cache else RenderCache(cache_dir or default_folder(config_dir))
 
 
 @click.group(epilog=EXIT_CODES)

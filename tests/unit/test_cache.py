@@ -179,3 +179,14 @@ def test_an_unchanged_config_is_not_rendered_again(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(render, "render_service", fail)
     monkeypatch.setattr(render, "load_service", fail)
     assert files(render_environments(config, cache=cache)) == expected  # neither loads nor renders a service
+
+
+def test_the_default_cache_is_outside_the_config_repo(tmp_path: Path) -> None:
+    """No commit or pull request can put entries into it (they are written out as they are)."""
+    from generator.cache import default_folder
+
+    config = tmp_path / "config"
+    folder = default_folder(config)
+    assert not folder.resolve().is_relative_to(config.resolve())
+    assert folder == default_folder(config / ".." / "config")  # one folder per config repo
+    assert folder != default_folder(tmp_path / "other")
