@@ -86,12 +86,16 @@ class RenderCache:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._ready = False
+        self._read: dict[tuple[str, str], dict[str, Any]] = {}  # parts already decoded by this process
 
     def _path(self, key: str, part: str) -> Path:
         return self.folder / key[:2] / f"{key}.{part}.json"
 
     def get(self, key: str, part: str = "facts") -> dict[str, Any] | None:
-        """The `part` of an entry (entries are split so that a reader decodes only what it needs)."""
+        """The `part` of an entry (entries are split so that a reader decodes only what it needs); a part
+        is decoded once per process."""
+        if (key, part) in self._read:
+            return self._read[(key, part)]
         try:
             document = json.loads(self._path(key, part).read_bytes())
         except (OSError, ValueError):
@@ -101,9 +105,11 @@ class RenderCache:
         if document.get("key") != key or not isinstance(document.get("value"), dict):
             return None
         value: dict[str, Any] = document["value"]
+        self._read[(key, part)] = value
         return value
 
     def put(self, key: str, value: Mapping[str, Any], part: str = "facts") -> None:
+        self._read[(key, part)] = dict(value)
         path = self._path(key, part)
         try:
             self._prepare()

@@ -113,7 +113,7 @@ def _schema_findings(
     manifests: Sequence[Manifest], validator: Validator, cache: RenderCache | None, keys: Mapping[str, str]
 ) -> list[Finding]:
     """Schema findings (paths relative to the output root): from the cache entry of each service that has
-    them for this validator, the rest validated in one batch and stored back."""
+    them for this validator (beside its manifests), the rest validated in one batch and stored back."""
     found: list[Finding] = []
     entries: dict[str, dict[str, Any]] = {}
     todo: list[Manifest] = []
@@ -121,8 +121,8 @@ def _schema_findings(
         key = keys.get(manifest.path)
         entry = None
         if cache is not None and key is not None:
-            if key not in entries:
-                entries[key] = cache.get(key) or {}
+            if key not in entries:  # the part the render read its manifests from: no second read
+                entries[key] = cache.get(key, "manifests") or {}
             entry = entries[key].get("schema", {}).get(validator.name)
         if isinstance(entry, dict) and manifest.path in entry:
             found.extend(finding_from_json(f) for f in entry[manifest.path])
@@ -143,7 +143,7 @@ def _schema_findings(
             stored[manifest.path] = findings_to_json(by_path.get(manifest.path, []))
             touched.add(key)
         for key in sorted(touched):
-            cache.put(key, entries[key])
+            cache.put(key, entries[key], "manifests")
     return found
 
 
