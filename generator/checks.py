@@ -22,7 +22,7 @@ from .expr_check import dialect_for
 from .model import Versions
 from .render import Manifest, Rendered
 from .skywalking import parse_oap_version
-from .tree import index_file, read_index
+from .tree import Index, index_file, read_index
 from .validate import LoadedObject, Validator, load_manifests, make_validator
 from .yamlio import LazyNode
 
@@ -241,17 +241,18 @@ def check_paths(paths: Sequence[Path], validator: Validator, versions: Versions 
         )
     from . import rules
 
+    # The gitops-gen trees among the paths, and their indexes, read once for both uses.
+    trees = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
     findings = list(validator.validate_objects(objects))
-    for items, exists in _sets(paths, objects):
+    for items, exists in _sets(paths, objects, trees):
         findings.extend(rules.check(items, exists, versions))
-    return CheckResult(_sorted(_acknowledge(findings, _acknowledged_in_trees(paths, objects))), len(objects))
+    return CheckResult(_sorted(_acknowledge(findings, _acknowledged_in_trees(trees, objects))), len(objects))
 
 
 def _acknowledged_in_trees(
-    paths: Sequence[Path], objects: Sequence[LoadedObject]
+    trees: Mapping[Path, Index], objects: Sequence[LoadedObject]
 ) -> dict[str, Mapping[str, str]]:
-    """The acknowledgements gitops-gen trees among `paths` recorded, by file as findings name it."""
-    trees = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
+    """The acknowledgements the gitops-gen trees recorded, by file as findings name it."""
     found: dict[str, Mapping[str, str]] = {}
     resolve = _resolver()
     inside = _inside(list(trees))
@@ -307,11 +308,10 @@ def _repo_root(path: Path) -> Path:
 
 
 def _sets(
-    paths: Sequence[Path], objects: Sequence[LoadedObject]
+    paths: Sequence[Path], objects: Sequence[LoadedObject], output_roots: Mapping[Path, Index]
 ) -> list[tuple[list[rules.Item], Callable[[str], bool]]]:
     from . import rules
 
-    output_roots = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
     given = [p.resolve() for p in paths]
     roots: dict[Path, Path] = {}  # the path given -> its repository root, looked up once
     groups: dict[tuple[Path, str], list[rules.Item]] = defaultdict(list)
