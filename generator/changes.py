@@ -4,7 +4,8 @@ pre-commit passes the hook the files of the commit (`pass_filenames`). The input
 service specs and the environment files (the tool's own templates and schemas come with the tool), and
 what a render wrote lives in the output tree:
 
-- `services/<name>.yaml`: that service, in every environment;
+- `services/<name>.yaml`: that service, in every environment, and the environments' own objects (its
+  namespace and tenancy are in their Namespaces, Workspace and Groups);
 - `environments/<env>.yaml`: that environment, every service in it;
 - a file in the output tree: the service it belongs to, or (for an environment's own objects, or the
   index) its environment;
@@ -29,6 +30,7 @@ class Selection:
 
     envs: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
+    with_environments: bool = False  # with services: their environments' own objects too
 
 
 def affected(config_dir: Path, out_dir: Path, files: Iterable[Path]) -> list[Selection]:
@@ -57,6 +59,6 @@ def affected(config_dir: Path, out_dir: Path, files: Iterable[Path]) -> list[Sel
     selections = []
     if envs:
         selections.append(Selection(envs=tuple(sorted(envs))))
-    if services:
-        selections.append(Selection(services=tuple(sorted(services))))
+    if services:  # a service's namespace or tenancy shapes its environments' own objects
+        selections.append(Selection(services=tuple(sorted(services)), with_environments=True))
     return selections

@@ -11,6 +11,7 @@ import importlib
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -216,7 +217,7 @@ def render(
         for selection in selections
         if (
             problem := _render_one(
-                config_dir, out_dir, selection, check, validator, no_validate, strict, cache
+                config_dir, out_dir, selection, files, check, validator, no_validate, strict, cache
             )
         )
     ]
@@ -228,6 +229,7 @@ def _render_one(
     config_dir: Path,
     out_dir: Path | None,
     selection: Selection,
+    files: tuple[Path, ...],
     check: bool,
     validator: str,
     no_validate: bool,
@@ -243,8 +245,9 @@ def _render_one(
 
     envs, services = selection.envs, selection.services
     out = out_dir or config_dir / "rendered"
-    rendered = render_environments(config_dir, envs, services, cache)
-    plan = plan_tree(out, rendered.selected, Scope.of(envs, services))
+    rendered = render_environments(config_dir, envs, services, cache, selection.with_environments)
+    scope = replace(Scope.of(envs, services), with_environments=selection.with_environments)
+    plan = plan_tree(out, rendered.selected, scope)
     if not no_validate:
         result = check_render(rendered, validator_for(validator), str(out))
         click.echo(format_findings(result.findings, "text", result.checked), nl=False, err=True)
@@ -253,7 +256,7 @@ def _render_one(
     if check:
         click.echo(plan.unified_diff(), nl=False)
         if plan.has_changes:
-            command = _render_command(config_dir, out_dir, envs, services)
+            command = _render_command(config_dir, out_dir, envs, services, files)
             return (
                 f"{out} is out of date: {len(plan.added)} added, {len(plan.changed)} changed, "
                 f"{len(plan.removed)} removed (run `{command}` to update it)"
@@ -270,14 +273,21 @@ def _render_one(
 
 
 def _render_command(
-    config_dir: Path, out_dir: Path | None, envs: tuple[str, ...], services: tuple[str, ...]
+    config_dir: Path,
+    out_dir: Path | None,
+    envs: tuple[str, ...],
+    services: tuple[str, ...],
+    files: tuple[Path, ...] = (),
 ) -> str:
-    """The `render` that brings the tree up to date, with the options of the check that failed."""
+    """The `render` that brings the tree up to date, with the options or the changed files of the check
+    that failed (a spec's change reaches its environments' own objects, which `--service` leaves alone)."""
     argv = ["gitops-gen", "render"]
     if config_dir != Path("."):
         argv += ["--config", str(config_dir)]
     if out_dir is not None:
         argv += ["--out", str(out_dir)]
+    if files:
+        return shlex.join([*argv, *map(str, files)])
     for env in envs:
         argv += ["--env", env]
     for service in services:

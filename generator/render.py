@@ -633,13 +633,19 @@ class Rendered:
     context: tuple[Manifest, ...] = ()
     cache_keys: Mapping[str, str] = field(default_factory=dict)  # manifest path -> its service's cache entry
     cache: RenderCache | None = None
+    with_environments: bool = False  # the selection covers the environment-level objects too
 
     @property
     def selected(self) -> list[Manifest]:
-        """What the selection covers: with services, only their objects (no environment-level ones)."""
+        """What the selection covers: with services, their objects (and, `with_environments`, the
+        environment-level ones)."""
         if not self.services:
             return list(self.manifests)
-        return [m for m in self.manifests if m.service in self.services]
+        return [
+            m
+            for m in self.manifests
+            if m.service in self.services or (self.with_environments and m.service is None)
+        ]
 
 
 def render_all(config_dir: Path, envs: Iterable[str] = (), services: Iterable[str] = ()) -> list[Manifest]:
@@ -655,6 +661,7 @@ def render_environments(
     envs: Iterable[str] = (),
     services: Iterable[str] = (),
     cache: RenderCache | None = None,
+    with_environments: bool = False,
 ) -> Rendered:
     """Load, check and render the selected environments and services (an unknown name is an error).
 
@@ -746,6 +753,7 @@ def render_environments(
         tuple(sorted(context, key=lambda m: m.path)),
         keys,
         cache,
+        with_environments,
     )
 
 

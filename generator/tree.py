@@ -117,22 +117,29 @@ def path_owner(path: str) -> tuple[str, str | None]:
 class Scope:
     """The part of the tree a render is responsible for: owned files in scope that it no longer produces
     are pruned. Empty `envs` means every environment; empty `services` means everything of the chosen
-    environments, environment-level objects included; otherwise only the files of those services."""
+    environments, environment-level objects included; otherwise only the files of those services, and with
+    `with_environments` the environment-level objects too (they depend on every service: a spec's new
+    namespace changes the Workspace that selects it)."""
 
     envs: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
+    with_environments: bool = False
 
     @classmethod
     def of(cls, envs: Iterable[str], services: Iterable[str]) -> Scope:
         return cls(tuple(sorted(set(envs))), tuple(sorted(set(services))))
 
     def covers(self, path: str) -> bool:
-        if self.services and not any(name in path for name in self.services):
+        if (
+            self.services
+            and not any(name in path for name in self.services)
+            and not (self.with_environments and "/services/" not in path)
+        ):
             return False  # cheap: a one-service render asks this of every file of the tree
         env, service = path_owner(path)
         if self.envs and env not in self.envs:
             return False
-        return not self.services or service in self.services
+        return not self.services or service in self.services or (self.with_environments and service is None)
 
 
 # ---- reading the tree ---------------------------------------------------------------------------------

@@ -203,7 +203,9 @@ def test_changed_files_check_only_what_they_affect(example_config: Path) -> None
     assert result.exit_code == 1
     assert "-  replicas: 5\n+  replicas: 6\n" in result.stdout
     assert "ratings" not in result.stdout  # not affected by this commit's files
-    assert "--service reviews" in result.stderr  # the hint renders what was checked
+    # the hint renders what was checked: the same files (a spec's change reaches environment-level objects,
+    # which `--service reviews` would leave alone)
+    assert f"(run `gitops-gen render --config {example_config} {spec}` to update it)" in result.stderr
     env = example_config / "environments/demo.yaml"
     result = render(example_config, "--check", str(env))
     assert result.exit_code == 1 and "ratings/virtualservice.yaml" in result.stdout
@@ -216,3 +218,18 @@ def test_changed_files_check_only_what_they_affect(example_config: Path) -> None
     assert "none of the files is a spec, an environment or a rendered file" in result.stderr
     result = render(example_config, "--check", "--env", "demo", str(spec))
     assert result.exit_code == 2
+
+
+def test_a_spec_change_is_checked_against_its_environments_own_objects(example_config: Path) -> None:
+    """A new namespace in a spec changes the Namespace and the Workspace/Groups selecting it: checking
+    the spec's file must see those too, and rendering it must write them."""
+    edit(example_config / "environments/demo.yaml", "tsb:\n", "tsb:\n  tenancyNamespace: bookinfo\n")
+    assert render(example_config).exit_code == 0
+    spec = example_config / "services/ratings.yaml"
+    edit(spec, "namespace: bookinfo", "namespace: ratings-ns")
+    result = render(example_config, "--check", str(spec))
+    assert result.exit_code == 1
+    assert "+++ b/demo/namespaces/ratings-ns.yaml" in result.stdout
+    assert "+    - cp-cluster-1/ratings-ns" in result.stdout  # the Workspace selects the new namespace
+    assert render(example_config, str(spec)).exit_code == 0
+    assert render(example_config, "--check").exit_code == 0  # the same as a whole render

@@ -669,3 +669,12 @@ def test_a_failed_syncfs_before_the_commit_point_changes_nothing(
         apply_plan(plan)
     assert snapshot(out) == before
     assert not (out / STAGING_NAME).exists() and not (out / JOURNAL_NAME).exists()
+
+
+def test_a_scope_with_environments_covers_their_own_objects_too() -> None:
+    scope = Scope(services=("reviews",), with_environments=True)
+    assert scope.covers("demo/services/ns/reviews/rollout.yaml")
+    assert scope.covers("demo/tsb/workspace-x.yaml")
+    assert scope.covers("demo/argocd/apps/demo-tsb.yaml")
+    assert not scope.covers("demo/services/ns/ratings/rollout.yaml")
+    assert not scope.covers("demo/argocd/apps/demo-ratings.yaml")
