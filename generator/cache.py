@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .errors import Finding, Location
 from .resources import data_dir
 
@@ -97,7 +99,9 @@ class RenderCache:
         if (key, part) in self._read:
             return self._read[(key, part)]
         try:
-            document = json.loads(self._path(key, part).read_bytes())
+            # orjson reads what json.dumps wrote ~3x faster, and refuses what it would read differently
+            # (NaN, integers beyond 64 bits, lone surrogates): such an entry is a miss, never a wrong hit.
+            document = orjson.loads(self._path(key, part).read_bytes())
         except (OSError, ValueError):
             return None
         if not isinstance(document, dict) or document.get("format") != CACHE_FORMAT:

@@ -803,8 +803,8 @@ def apply_plan(plan: TreePlan) -> WriteReport:
     if work or plan.out_dir.is_dir():
         with _locked(plan.out_dir):
             _recover_locked(plan.out_dir)
-            _check_current(plan)
-            if work:
+            if work:  # with nothing to write, an edit since the plan cannot be overwritten
+                _check_current(plan)
                 _write(plan)
     return WriteReport(plan.added, plan.changed, plan.removed, plan.unchanged)
 
