@@ -23,6 +23,7 @@ leave it alone.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -139,6 +140,36 @@ class RenderCache:
             if not (self.folder / name).exists():
                 (self.folder / name).write_text(text, encoding="utf-8")
         self._ready = True
+
+
+def encode_value(value: Any) -> Any:
+    """A tree of frozen dataclasses, tuples, dicts and scalars as JSON, every type kept: `decode_value`
+    gives back an equal value (the callers check that before they store one)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: encode_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"@": type(value).__name__, "fields": fields}
+    if isinstance(value, tuple):
+        return {"@": "tuple", "items": [encode_value(v) for v in value]}
+    if isinstance(value, Mapping):
+        return {"@": "dict", "items": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
+    if isinstance(value, list):
+        return [encode_value(v) for v in value]
+    return value
+
+
+def decode_value(data: Any, classes: Mapping[str, type]) -> Any:
+    """The inverse of `encode_value`; only the dataclasses in `classes` are made (a damaged entry raises
+    KeyError, TypeError or ValueError: a miss)."""
+    if isinstance(data, list):
+        return [decode_value(v, classes) for v in data]
+    if not isinstance(data, dict):
+        return data
+    kind = data["@"]
+    if kind == "tuple":
+        return tuple(decode_value(v, classes) for v in data["items"])
+    if kind == "dict":
+        return {decode_value(k, classes): decode_value(v, classes) for k, v in data["items"]}
+    return classes[kind](**{name: decode_value(v, classes) for name, v in data["fields"].items()})
 
 
 def finding_to_json(finding: Finding) -> dict[str, Any]:

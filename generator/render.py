@@ -13,21 +13,21 @@ Output layout (relative to --out), one object per file:
 from __future__ import annotations
 
 import functools
+import json
 import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-
-from .cache import RenderCache, combined_key, entry_key
+from .cache import RenderCache, combined_key, decode_value, encode_value, entry_key, tool_fingerprint
 from .errors import Findings, GeneratorError, InputError, Location, Problem, ToolError, raise_if_any
 from .model import (
     ROLLOUTS_ANNOTATION_MANAGED_BY,
     ArgoApp,
     Environment,
     Gateway,
+    Retry,
     Service,
     Versions,
     resolve_environment,
@@ -48,6 +48,9 @@ from .spec import (
     spec_files,
 )
 from .yamlio import dump_manifest, parse_documents
+
+if TYPE_CHECKING:  # jinja2 is imported when something is rendered: a warm cache renders nothing (~40 ms)
+    import jinja2
 
 DIRECT_MODE_LABELS = {"istio.io/rev": "tsb"}
 # Only what is out of sync is applied: a VirtualService whose only difference is the weights Argo Rollouts
@@ -98,6 +101,8 @@ class Manifest:
 @functools.cache
 def _templates() -> jinja2.Environment:
     """Compiled once per process; jinja2 caches each compiled template inside the environment."""
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined,
@@ -130,6 +135,8 @@ class Origin:
 def _render(
     template: str, expected: tuple[str, str, str], path: str, origin: Origin, **context: Any
 ) -> Manifest:
+    import jinja2
+
     try:
         text = _templates().get_template(template).render(**context)
     except jinja2.TemplateError as exc:
@@ -400,6 +407,23 @@ class SharedTenancy:
     tenants: dict[tuple[str, str], _Scope] = field(default_factory=dict)
     workspaces: dict[tuple[str, str, str], _Scope] = field(default_factory=dict)
     groups: dict[tuple[str, str, str, str, str], _Scope] = field(default_factory=dict)
+
+    def canonical(self) -> str:
+        """All of it as text, the same for the same tenancy: part of the key of cached tenancy objects."""
+
+        def scopes(table: Mapping[Any, _Scope]) -> list[Any]:
+            return [
+                [
+                    list(key),
+                    scope.name,
+                    sorted(scope.annotations.items()),
+                    sorted(scope.selector),
+                    sorted((env, sorted(names)) for env, names in scope.namespaces.items()),
+                ]
+                for key, scope in sorted(table.items())
+            ]
+
+        return json.dumps([scopes(self.tenants), scopes(self.workspaces), scopes(self.groups)])
 
     def add_environment(self, env: Environment, services: Sequence[ServiceFacts]) -> None:
         for service in services:
@@ -727,7 +751,9 @@ def render_environments(
     for env_name in env_names:
         env, renders = resolved[env_name]
         owned_namespaces = [ns for (cluster, ns), owner in namespace_owners.items() if owner == env_name]
-        env_objects = _render_environment(env, [r.facts for r in renders.values()], tenancy, owned_namespaces)
+        env_objects, env_key = _environment_objects(env, tenancy, owned_namespaces, cache)
+        if env_key is not None:
+            keys.update(dict.fromkeys((m.path for m in env_objects), env_key))
         manifests += env_objects
         objects += [ObjectRef.of(m) for m in env_objects]
         for name, service_render in renders.items():
@@ -797,23 +823,39 @@ def _resolve_environment(
 ) -> tuple[Environment, dict[str, _ServiceRender]]:
     """The environment and its services: from the cache where their inputs are unchanged (with their
     manifests only for the `wanted` ones, which this render writes), else loaded, resolved and rendered."""
-    env_source = load_environment(config_dir, env_name)
-    raise_if_any(unknown_overrides(env_source, specs.files))
-    env = resolve_environment(env_name, env_source)
-    env_bytes = (config_dir / ENVIRONMENTS_DIR / f"{env_name}.yaml").read_bytes()
+    env_path = config_dir / ENVIRONMENTS_DIR / f"{env_name}.yaml"
+    try:
+        env_bytes: bytes | None = env_path.read_bytes()
+    except OSError:
+        env_bytes = None  # load_environment says why
+    env, env_source = None, None
+    if cache is not None and env_bytes is not None:
+        env = _cached_environment(cache, _environment_key(env_name, env_bytes, specs.files))
+    if env is None:
+        env_source = load_environment(config_dir, env_name)
+        raise_if_any(unknown_overrides(env_source, specs.files))
+        env = resolve_environment(env_name, env_source)
+        if cache is not None and env_bytes is not None:
+            _store_environment(cache, _environment_key(env_name, env_bytes, specs.files), env)
+    env_bytes = env_bytes if env_bytes is not None else env_path.read_bytes()
     renders: dict[str, _ServiceRender] = {}
     problems: list[Problem] = []
     keys = {name: entry_key(env_bytes, b) for name in specs.files if (b := specs.bytes_of(name)) is not None}
-    # The facts of every service of the environment in one file, under a key of all their keys: an
-    # unchanged environment is one read, not one per service.
-    index_key = combined_key("environment", *(f"{n} {k}" for n, k in sorted(keys.items())))
+    # The facts of every service of the environment in one file, each under the key of its inputs: an
+    # unchanged environment is one read, and a changed spec one more (its own entry), not one per service.
+    index_key = combined_key("environment index", CACHE_FORMAT_NOTE, env_name)
     index = cache.get(index_key, "environment") if cache is not None else None
     indexed = index.get("services") if index is not None else None
+    indexed = indexed if isinstance(indexed, dict) else {}
+    index_stale = False
     for name in sorted(specs.files):
         key = keys.get(name)
-        if isinstance(indexed, dict) and name in indexed:
-            cached = indexed[name]
+        cached = None
+        entry = indexed.get(name)
+        if isinstance(entry, dict) and key is not None and entry.get("key") == key:
+            cached = entry.get("facts")
         else:
+            index_stale = True
             cached = cache.get(key) if cache is not None and key is not None else None
         if cached is not None and cache is not None:
             try:
@@ -823,10 +865,12 @@ def _resolve_environment(
                 renders[name] = hit
                 continue
             except (KeyError, TypeError, ValueError, StaleCache):
-                pass  # a damaged entry is a miss
+                index_stale = True  # a damaged entry is a miss
         spec = specs.load(name)
         if spec is None:
             continue  # its problems are in specs.problems, once for every environment
+        if env_source is None:
+            env_source = load_environment(config_dir, env_name)
         try:
             service = resolve_service(env, env_source, spec)
         except GeneratorError as exc:
@@ -838,9 +882,52 @@ def _resolve_environment(
             cache.put(key, service_render.to_cache())  # last: facts name an entry that is whole
         renders[name] = service_render
     raise_if_any(problems)
-    if cache is not None and indexed is None and len(renders) == len(specs.files):
-        cache.put(index_key, {"services": {n: r.to_cache() for n, r in renders.items()}}, "environment")
+    if (
+        cache is not None
+        and (index_stale or len(indexed) != len(renders))
+        and len(renders) == len(specs.files)
+    ):
+        services = {n: {"key": r.key, "facts": r.to_cache()} for n, r in renders.items()}
+        cache.put(index_key, {"services": services}, "environment")
     return env, renders
+
+
+# The dataclasses a cached Environment is made of (cache.decode_value makes no others).
+_ENVIRONMENT_CLASSES: dict[str, type] = {
+    cls.__name__: cls for cls in (Environment, ArgoApp, Gateway, TenancyNames, Retry)
+}
+# Entries from before a change of what an index or a resolved environment holds must not be read as new.
+CACHE_FORMAT_NOTE = "index 2"
+
+
+def _environment_key(env_name: str, env_bytes: bytes, spec_names: Iterable[str]) -> str:
+    """An environment resolves the same from the same file, tool and set of spec names (an override of a
+    service that has no spec is an error)."""
+    return combined_key(
+        "resolved environment",
+        CACHE_FORMAT_NOTE,
+        entry_key(env_bytes, env_name.encode()),
+        *sorted(spec_names),
+    )
+
+
+def _cached_environment(cache: RenderCache, key: str) -> Environment | None:
+    """The resolved environment, if this tool resolved the same file before (loading and checking it
+    against the schema is most of a warm pre-commit check)."""
+    value = cache.get(key, "resolved")
+    if value is None:
+        return None
+    try:
+        env = decode_value(value["environment"], _ENVIRONMENT_CLASSES)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return env if isinstance(env, Environment) else None
+
+
+def _store_environment(cache: RenderCache, key: str, env: Environment) -> None:
+    encoded = encode_value(env)
+    if decode_value(encoded, _ENVIRONMENT_CLASSES) == env:  # else some value JSON cannot keep exactly
+        cache.put(key, {"environment": encoded}, "resolved")
 
 
 def _namespaces_used(env: Environment, services: Sequence[ServiceFacts], tenancy: SharedTenancy) -> set[str]:
@@ -851,8 +938,36 @@ def _namespaces_used(env: Environment, services: Sequence[ServiceFacts], tenancy
     return used
 
 
+def _environment_objects(
+    env: Environment, tenancy: SharedTenancy, namespaces: Iterable[str], cache: RenderCache | None
+) -> tuple[list[Manifest], str | None]:
+    """The environment's own objects and the key of their cache entry: from the cache when the
+    environment, the tenancy shared by every environment and the namespaces it creates are unchanged
+    (nothing else goes into them), else rendered and stored."""
+    namespaces = sorted(namespaces)
+    if cache is None:
+        return _render_environment(env, tenancy, namespaces), None
+    key = combined_key(
+        "environment objects",
+        tool_fingerprint(),
+        json.dumps(encode_value(env), sort_keys=True),
+        tenancy.canonical(),
+        *namespaces,
+    )
+    value = cache.get(key, "manifests")
+    records = value.get("manifests") if value is not None else None
+    if isinstance(records, list):
+        try:
+            return _manifests_of(records, env, None), key
+        except (KeyError, TypeError, ValueError):
+            pass  # a damaged entry is a miss
+    manifests = _render_environment(env, tenancy, namespaces)
+    cache.put(key, {"manifests": _records_of(manifests)}, "manifests")
+    return manifests, key
+
+
 def _render_environment(
-    env: Environment, services: Sequence[ServiceFacts], tenancy: SharedTenancy, namespaces: Iterable[str]
+    env: Environment, tenancy: SharedTenancy, namespaces: Iterable[str]
 ) -> list[Manifest]:
     """The environment's own objects: tenancy, gateways, namespaces and its Applications."""
     manifests = render_tenancy(env, tenancy)
@@ -966,33 +1081,11 @@ class _ServiceRender:
             tuple(ObjectRef.of(m) for m in manifests),
             tuple((m.path, projected) for m in manifests if (projected := _context_object(m.obj))),
         )
-        records = [
-            {
-                "path": m.path,
-                "text": m.text,
-                "obj": m.obj,
-                "source": m.source,
-                "acknowledged": [list(a) for a in m.acknowledged],
-            }
-            for m in manifests
-        ]
-        return cls(key, facts, records, manifests)
+        return cls(key, facts, _records_of(manifests), manifests)
 
     def manifests(self, env: Environment) -> list[Manifest]:
         if self._manifests is None:
-            self._manifests = [
-                Manifest(
-                    r["path"],
-                    r["obj"],
-                    r["text"],
-                    env.name,
-                    self.facts.name,
-                    r["source"],
-                    env.path,
-                    tuple((str(rule), str(why)) for rule, why in r["acknowledged"]),
-                )
-                for r in self.records
-            ]
+            self._manifests = _manifests_of(self.records, env, self.facts.name)
         return self._manifests
 
     def context(self, env: Environment) -> list[Manifest]:
@@ -1031,6 +1124,38 @@ class _ServiceRender:
             tuple((str(path), dict(obj)) for path, obj in value["context"]),
         )
         return cls(key, facts, None, None, cache)
+
+
+def _records_of(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
+    """Manifests as the cache keeps them."""
+    return [
+        {
+            "path": m.path,
+            "text": m.text,
+            "obj": m.obj,
+            "source": m.source,
+            "acknowledged": [list(a) for a in m.acknowledged],
+        }
+        for m in manifests
+    ]
+
+
+def _manifests_of(
+    records: Iterable[Mapping[str, Any]], env: Environment, service: str | None
+) -> list[Manifest]:
+    return [
+        Manifest(
+            r["path"],
+            r["obj"],
+            r["text"],
+            env.name,
+            service,
+            r["source"],
+            env.path,
+            tuple((str(rule), str(why)) for rule, why in r["acknowledged"]),
+        )
+        for r in records
+    ]
 
 
 _RENAME_HINTS = {

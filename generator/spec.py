@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, Location, Problem, raise_if_any
 from .resources import data_dir
 from .skywalking import fraction_hint
 from .yamlio import PathTuple, format_field, load_source_file, position
+
+if TYPE_CHECKING:  # jsonschema is imported when a file is checked: a warm cache checks none (~50 ms)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 SERVICES_DIR = "services"
 # Each environment renders Applications `<env>-root`, `<env>-namespaces`, `<env>-tsb` and `<env>-gateways`
@@ -61,6 +61,9 @@ def schema_file(name: str) -> dict[str, Any]:
 @cache
 def _validator(name: str, pointer: str = "") -> jsonschema.protocols.Validator:
     """Compiled once per process: schema checking runs for every file of every render."""
+    import jsonschema
+    from referencing import Registry, Resource
+
     service = schema_file("service.schema.json")
     environment = schema_file("environment.schema.json")
     registry: Registry = Registry().with_resources(
@@ -101,6 +104,8 @@ def _leaf_errors(error: ValidationError) -> ValidationError:
     if error.validator in ("oneOf", "anyOf") and error.context:
         branches = [e for e in error.context if e.schema != NULL_SCHEMA] or list(error.context)
         candidates = [e for e in branches if e.validator != "type"] or branches
+        from jsonschema.exceptions import best_match
+
         chosen = best_match(candidates)
         return _leaf_errors(chosen) if chosen is not None else error
     return error

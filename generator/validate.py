@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import difflib
+import functools
 import json
 import os
 import re
@@ -36,21 +37,10 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import jsonschema_rs
 import yaml
-from jsonschema import (
-    Draft4Validator,
-    Draft6Validator,
-    Draft7Validator,
-    Draft201909Validator,
-    Draft202012Validator,
-    FormatChecker,
-)
-from jsonschema.exceptions import ValidationError, best_match
-from jsonschema.protocols import Validator as SchemaValidator
-from jsonschema.validators import validator_for
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
@@ -58,6 +48,11 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from .errors import Finding, InputError, Location, Problem, ToolError
+
+if TYPE_CHECKING:  # jsonschema is imported when a schema is compiled: a warm cache needs none (~50 ms)
+    from jsonschema import FormatChecker
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator as SchemaValidator
 from .resources import data_dir
 from .yamlio import LazyNode, PathTuple, format_field, position, syntax_problem
 
@@ -104,15 +99,22 @@ _KIND_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 # Go duration; `date-time` is RFC 3339. Everything else (int32, int64, double, byte) is not checked.
 GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-FORMAT_CHECKER = FormatChecker(formats=())
 
 
-@FORMAT_CHECKER.checks("duration")
+@functools.cache
+def format_checker() -> FormatChecker:
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    checker.checks("duration")(_is_duration)
+    checker.checks("date-time")(_is_date_time)
+    return checker
+
+
 def _is_duration(value: object) -> bool:
     return not isinstance(value, str) or bool(GO_DURATION.match(value))
 
 
-@FORMAT_CHECKER.checks("date-time")
 def _is_date_time(value: object) -> bool:
     """RFC 3339 as kubeconform v0.7.0 checks it: santhosh-tekuri/jsonschema v6.0.1 format.go
     `validateDateTime` (a real calendar date, hours <= 23, a leap second only at 23:59 UTC)."""
@@ -548,8 +550,11 @@ class SchemaStore:
             if schema is not None:
                 # The draft comes from the schema's $schema; all shipped ones say draft 4, which is also
                 # what kubeconform assumes without one.
+                from jsonschema import Draft4Validator
+                from jsonschema.validators import validator_for
+
                 cls = validator_for(schema, default=Draft4Validator)
-                compiled = cls(schema, format_checker=FORMAT_CHECKER)
+                compiled = cls(schema, format_checker=format_checker())
             self._validators[key] = compiled
         return self._validators[key]
 
@@ -594,13 +599,17 @@ class SchemaStore:
         return text
 
 
-_RS_DRAFTS: dict[type[Any], type[jsonschema_rs.Validator]] = {
-    Draft4Validator: jsonschema_rs.Draft4Validator,
-    Draft6Validator: jsonschema_rs.Draft6Validator,
-    Draft7Validator: jsonschema_rs.Draft7Validator,
-    Draft201909Validator: jsonschema_rs.Draft201909Validator,
-    Draft202012Validator: jsonschema_rs.Draft202012Validator,
-}
+@functools.cache
+def _rs_drafts() -> dict[type[Any], type[jsonschema_rs.Validator]]:
+    import jsonschema
+
+    return {
+        jsonschema.Draft4Validator: jsonschema_rs.Draft4Validator,
+        jsonschema.Draft6Validator: jsonschema_rs.Draft6Validator,
+        jsonschema.Draft7Validator: jsonschema_rs.Draft7Validator,
+        jsonschema.Draft201909Validator: jsonschema_rs.Draft201909Validator,
+        jsonschema.Draft202012Validator: jsonschema_rs.Draft202012Validator,
+    }
 
 
 def _formats_in(schema: Any) -> set[str]:
@@ -620,12 +629,12 @@ def _formats_in(schema: Any) -> set[str]:
 def _fast_validator(validator: SchemaValidator) -> jsonschema_rs.Validator | None:
     """The jsonschema-rs twin of a compiled jsonschema validator: the same draft and the same formats.
 
-    FORMAT_CHECKER asserts only `duration` and `date-time`, with our functions; jsonschema-rs would assert
+    format_checker() asserts only `duration` and `date-time`, with our functions; jsonschema-rs would assert
     its own idea of every format it knows (`email`, `ipv4`, ... and its own `date-time`), so every format
     the schema names is registered: ours for those two, accept-anything for the rest. Unknown keywords
     (`x-kubernetes-*`) are ignored by both. tests/unit/test_validate_fast.py checks the verdicts agree.
     """
-    rs_class = _RS_DRAFTS.get(type(validator))
+    rs_class = _rs_drafts().get(type(validator))
     schema = validator.schema
     if rs_class is None or not isinstance(schema, dict):
         return None
@@ -780,6 +789,8 @@ def describe_error(error: ValidationError) -> list[SchemaProblem]:
                 )
             ]
         if error.context:
+            from jsonschema.exceptions import best_match
+
             return describe_error(best_match(error.context))
         exclusive = _exclusive_message(expected)
         if exclusive:
