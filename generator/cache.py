@@ -142,6 +142,36 @@ class RenderCache:
         self._ready = True
 
 
+# ---- results of pure functions, across processes ------------------------------------------------------
+
+_memo_cache: RenderCache | None = None
+
+
+def use_for_results(cache: RenderCache | None) -> None:
+    """Keep the results of `recall`/`remember` callers in `cache` (None: in this process only). A render
+    sets it before it runs the rules: checking one query against one SkyWalking protocol builds that
+    protocol's GraphQL schema first (~0.25 s), which a pre-commit check should pay once, not every time."""
+    global _memo_cache
+    _memo_cache = cache
+
+
+def _memo_key(function: str, arguments: Iterable[str]) -> str:
+    return combined_key("result", tool_fingerprint(), function, *arguments)
+
+
+def recall(function: str, *arguments: str) -> Any:
+    """What `function(*arguments)` returned before (JSON, as `remember` stored it), or None."""
+    if _memo_cache is None:
+        return None
+    value = _memo_cache.get(_memo_key(function, arguments), "result")
+    return None if value is None else value.get("result")
+
+
+def remember(function: str, arguments: Iterable[str], result: Any) -> None:
+    if _memo_cache is not None:
+        _memo_cache.put(_memo_key(function, arguments), {"result": result}, "result")
+
+
 def encode_value(value: Any) -> Any:
     """A tree of frozen dataclasses, tuples, dicts and scalars as JSON, every type kept: `decode_value`
     gives back an equal value (the callers check that before they store one)."""

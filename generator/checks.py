@@ -23,7 +23,7 @@ from .model import Versions
 from .render import Manifest, Rendered
 from .skywalking import parse_oap_version
 from .tree import Index, index_file, read_index
-from .validate import LoadedObject, Validator, load_manifests, make_validator
+from .validate import LoadedObject, Validator, load_file, make_validator, manifest_files
 from .yamlio import LazyNode
 
 if TYPE_CHECKING:
@@ -167,8 +167,11 @@ def _rule_findings(
                 pass
     repo_files = {posixpath.join(m.gitops_path, m.path) for m in members}
     from . import rules  # the rules (and graphql-core) are imported only when they run
+    from .cache import use_for_results
 
-    items = [rules.Item(_loaded(m), posixpath.join(m.gitops_path, m.path)) for m in members]
+    use_for_results(cache)
+
+    items = [rules.Item(_loaded(m), posixpath.join(m.gitops_path, m.path), not m.text) for m in members]
     context = {m.path for m in members if not m.text}
     found = [
         f
@@ -226,11 +229,26 @@ def check_render(rendered: Rendered, validator: Validator, display_root: str) ->
 # ---- files on disk ------------------------------------------------------------------------------------
 
 
-def check_paths(paths: Sequence[Path], validator: Validator, versions: Versions | None = None) -> CheckResult:
+def check_paths(
+    paths: Sequence[Path], validator: Validator, versions: Versions | None = None, jobs: int | None = None
+) -> CheckResult:
     """Validate hand-written or rendered files and folders (schemas, then the rules of each set, for the
-    given SkyWalking and Argo Rollouts releases)."""
-    objects = load_manifests(paths)
-    if not objects:  # a wrong folder must not pass as "0 objects, no errors"
+    given SkyWalking and Argo Rollouts releases).
+
+    Each set (an environment of a gitops-gen tree, or the files of one repository) is loaded, validated
+    and checked on its own, so the sets of a fleet's tree run side by side, one process per core (`jobs`,
+    default: the cores this process may use); the findings are the same, sorted the same."""
+    files = manifest_files(paths)
+    # The gitops-gen trees among the paths, and their indexes, read once for both uses.
+    trees = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
+    sets = _sets(paths, [str(f) for f in files], trees)
+    results = _run_sets(sets, validator, versions, jobs)
+    problems = [problem for result in results for problem in result.problems]
+    if problems:
+        order = {str(f): n for n, f in enumerate(files)}
+        raise InputError(sorted(problems, key=lambda p: order.get(p.location.path, len(order))))
+    loaded = [path for result in results for path in result.loaded]
+    if not loaded:  # a wrong folder must not pass as "0 objects, no errors"
         raise InputError(
             [
                 Problem(
@@ -239,27 +257,112 @@ def check_paths(paths: Sequence[Path], validator: Validator, versions: Versions 
                 for p in paths
             ]
         )
+    findings = [finding for result in results for finding in result.findings]
+    return CheckResult(_sorted(_acknowledge(findings, _acknowledged_in_trees(trees, loaded))), len(loaded))
+
+
+@dataclass(frozen=True)
+class _Set:
+    """Files the rules look at together, each with its path in the GitOps repo (None: unknown), and how
+    to tell whether a repo path exists (an Application's source.path): below `root`, or in a gitops-gen
+    tree at `root` that sits at `repo_root` of the GitOps repo."""
+
+    files: tuple[tuple[str, str | None], ...]
+    root: Path
+    repo_root: str | None = None
+
+    def path_exists(self) -> Callable[[str], bool]:
+        if self.repo_root is None:
+            return _exists_under(self.root)
+        return _exists_in_tree(self.root, self.repo_root)
+
+
+@dataclass(frozen=True)
+class _SetResult:
+    findings: tuple[Finding, ...]
+    loaded: tuple[str, ...]  # the file of each object
+    problems: tuple[Problem, ...]  # files that could not be read or parsed
+
+
+def _check_set(files: _Set, validator: Validator, versions: Versions | None) -> _SetResult:
     from . import rules
 
-    # The gitops-gen trees among the paths, and their indexes, read once for both uses.
-    trees = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
-    findings = list(validator.validate_objects(objects))
-    for items, exists in _sets(paths, objects, trees):
-        findings.extend(rules.check(items, exists, versions))
-    return CheckResult(_sorted(_acknowledge(findings, _acknowledged_in_trees(trees, objects))), len(objects))
+    objects: list[LoadedObject] = []
+    items: list[rules.Item] = []
+    problems: list[Problem] = []
+    for file, repo_path in files.files:
+        try:
+            loaded = load_file(Path(file))
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        objects += loaded
+        items += [rules.Item(o, repo_path) for o in loaded]
+    if problems:
+        return _SetResult((), (), tuple(problems))
+    findings = [*validator.validate_objects(objects), *rules.check(items, files.path_exists(), versions)]
+    return _SetResult(tuple(findings), tuple(o.path for o in objects), ())
 
 
-def _acknowledged_in_trees(
-    trees: Mapping[Path, Index], objects: Sequence[LoadedObject]
-) -> dict[str, Mapping[str, str]]:
+# What a worker of the pool checks: set by _run_sets before the workers fork, so nothing is pickled but
+# the index of a set and its result.
+_POOL_JOB: tuple[Sequence[_Set], Validator, Versions | None] | None = None
+
+
+def _check_set_in_worker(index: int) -> _SetResult:
+    assert _POOL_JOB is not None
+    sets, validator, versions = _POOL_JOB
+    return _check_set(sets[index], validator, versions)
+
+
+def _run_sets(
+    sets: Sequence[_Set], validator: Validator, versions: Versions | None, jobs: int | None
+) -> list[_SetResult]:
+    """Every set, in a pool of forked processes where that pays: more than one set, more than one core, a
+    validator that runs in this process (kubeconform runs its own workers), and no thread that a fork
+    could copy mid-lock (then one process does it all)."""
+    global _POOL_JOB
+    jobs = pool_size(sets, validator, jobs)
+    if jobs < 2:
+        return [_check_set(s, validator, versions) for s in sets]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _POOL_JOB = (sets, validator, versions)
+    try:
+        # Largest sets first: with three environments on two cores, the small ones share the second.
+        order = sorted(range(len(sets)), key=lambda n: -len(sets[n].files))
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = dict(zip(order, pool.map(_check_set_in_worker, order), strict=True))
+    finally:
+        _POOL_JOB = None
+    return [done[n] for n in range(len(sets))]
+
+
+# Below this, forking and collecting the results costs more than the second core gives.
+_FILES_WORTH_A_POOL = 400
+
+
+def pool_size(sets: Sequence[_Set], validator: Validator, jobs: int | None = None) -> int:
+    """How many processes check `sets` (1: this one alone)."""
+    import multiprocessing
+    import threading
+
+    jobs = min(jobs or len(os.sched_getaffinity(0)), len(sets))
+    big_enough = sum(len(s.files) for s in sets) >= _FILES_WORTH_A_POOL
+    forkable = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    return jobs if big_enough and forkable and validator.name == "builtin" else 1
+
+
+def _acknowledged_in_trees(trees: Mapping[Path, Index], files: Iterable[str]) -> dict[str, Mapping[str, str]]:
     """The acknowledgements the gitops-gen trees recorded, by file as findings name it."""
     found: dict[str, Mapping[str, str]] = {}
     resolve = _resolver()
     inside = _inside(list(trees))
-    for loaded in objects:
-        under = inside(resolve(loaded.path))
+    for file in set(files):
+        under = inside(resolve(file))
         if under is not None and (acks := trees[under[0]].acknowledged_at(under[1])):
-            found[loaded.path] = acks
+            found[file] = acks
     return found
 
 
@@ -307,19 +410,16 @@ def _repo_root(path: Path) -> Path:
     return start.parent
 
 
-def _sets(
-    paths: Sequence[Path], objects: Sequence[LoadedObject], output_roots: Mapping[Path, Index]
-) -> list[tuple[list[rules.Item], Callable[[str], bool]]]:
-    from . import rules
-
+def _sets(paths: Sequence[Path], files: Sequence[str], output_roots: Mapping[Path, Index]) -> list[_Set]:
+    """The files grouped into the sets the rules look at together, in a stable order."""
     given = [p.resolve() for p in paths]
     roots: dict[Path, Path] = {}  # the path given -> its repository root, looked up once
-    groups: dict[tuple[Path, str], list[rules.Item]] = defaultdict(list)
-    exists: dict[tuple[Path, str], Callable[[str], bool]] = {}
+    groups: dict[tuple[Path, str], list[tuple[str, str | None]]] = defaultdict(list)
+    in_tree: dict[tuple[Path, str], str] = {}
     resolve = _resolver()
     inside = _inside(list(output_roots))
-    for loaded in objects:
-        file = resolve(loaded.path)
+    for name in files:
+        file = resolve(name)
         under = inside(file)
         out = under[0] if under is not None else None
         if under is not None:
@@ -329,8 +429,8 @@ def _sets(
             env = relative.split("/")[0]
             repo_root = output_roots[out].repo_paths.get(env)
             if repo_root is not None:
-                groups[(out, env)].append(rules.Item(loaded, posixpath.join(repo_root, relative)))
-                exists.setdefault((out, env), _exists_in_tree(out, repo_root))
+                groups[(out, env)].append((name, posixpath.join(repo_root, relative)))
+                in_tree[(out, env)] = repo_root
                 continue
         base = out or next((p for p in given if file.is_relative_to(p)), file)
         if base not in roots:
@@ -338,9 +438,11 @@ def _sets(
         root = roots[base]
         env = file.relative_to(out).parts[0] if out is not None else ""
         repo_path = file.relative_to(root).as_posix() if file.is_relative_to(root) else None
-        groups[(root, env)].append(rules.Item(loaded, repo_path))
-        exists.setdefault((root, env), _exists_under(root))
-    return [(items, exists[key]) for key, items in sorted(groups.items(), key=lambda kv: str(kv[0]))]
+        groups[(root, env)].append((name, repo_path))
+    return [
+        _Set(tuple(members), key[0], in_tree.get(key))
+        for key, members in sorted(groups.items(), key=lambda kv: str(kv[0]))
+    ]
 
 
 def _exists_under(root: Path) -> Callable[[str], bool]:

@@ -869,8 +869,8 @@ def _resolve_environment(
         spec = specs.load(name)
         if spec is None:
             continue  # its problems are in specs.problems, once for every environment
-        if env_source is None:
-            env_source = load_environment(config_dir, env_name)
+        if env_source is None:  # the environment came from the cache: these bytes passed the schema
+            env_source = load_environment(config_dir, env_name, known_valid=True)
         try:
             service = resolve_service(env, env_source, spec)
         except GeneratorError as exc:

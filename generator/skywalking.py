@@ -246,3 +246,30 @@ def success_condition(
     traffic = "!.isEmptyValue" if has_empty_value(oap_version) else ".value > 0"
     points = f"filter(result.{check.alias}.values.values, {{{traffic}}})"
     return f"len({points}) >= {min_points} && all({points}, {{{predicate}}})"
+
+
+# ---- what checking a query gives (skywalking_query does the checking, with graphql-core) ----------
+
+# Argo Rollouts (fasttemplate) treats every `{{ ... }}` in the metric as a tag and fails on any tag that is
+# not a supplied argument; tags are trimmed of spaces, so `{{ args.service-name }}` is fine.
+TEMPLATE_TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+ARG_TAG = re.compile(r"\s*args\.([^\s{}]+)\s*")
+
+
+@dataclass(frozen=True)
+class QueryProblem:
+    """One reason the query would fail; `line`/`column` are 1-based inside the query text, 0 if unknown."""
+
+    message: str
+    line: int = 0
+    column: int = 0
+
+
+def placeholders(query: str) -> list[str]:
+    """Names of the arguments the query references as `{{ args.NAME }}`, in order, without repeats."""
+    names: list[str] = []
+    for match in TEMPLATE_TAG.finditer(query):
+        arg = ARG_TAG.fullmatch(match.group(1))
+        if arg and arg.group(1) not in names:
+            names.append(arg.group(1))
+    return names

@@ -49,7 +49,15 @@ from graphql import (
 from graphql.type.definition import GraphQLInterfaceType, GraphQLOutputType
 
 from generator.resources import data_dir
-from generator.skywalking import DEFAULT_OAP_VERSION, PROTOCOL_RELEASES, protocol_release
+from generator.skywalking import (  # noqa: F401  # QueryProblem and placeholders: this module's API too
+    ARG_TAG,
+    DEFAULT_OAP_VERSION,
+    PROTOCOL_RELEASES,
+    TEMPLATE_TAG,
+    QueryProblem,
+    placeholders,
+    protocol_release,
+)
 
 # A path element meaning "every item of the list above": ("svc", "values", "values", LIST_ITEM, "value").
 LIST_ITEM = "[]"
@@ -57,20 +65,6 @@ LIST_ITEM = "[]"
 # The only variable the provider sends, and the input type SkyWalking's fields take it as.
 DURATION_VARIABLE = "duration"
 DURATION_TYPE = "Duration"
-
-# Argo Rollouts (fasttemplate) treats every `{{ ... }}` in the metric as a tag and fails on any tag that is
-# not a supplied argument; tags are trimmed of spaces, so `{{ args.service-name }}` is fine.
-_TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_ARG_TAG = re.compile(r"\s*args\.([^\s{}]+)\s*")
-
-
-@dataclass(frozen=True)
-class QueryProblem:
-    """One reason the query would fail; `line`/`column` are 1-based inside the query text, 0 if unknown."""
-
-    message: str
-    line: int = 0
-    column: int = 0
 
 
 def check_query(query: str, oap_version: str = DEFAULT_OAP_VERSION) -> list[QueryProblem]:
@@ -95,16 +89,6 @@ def check_query(query: str, oap_version: str = DEFAULT_OAP_VERSION) -> list[Quer
         for error in validate(_schema(release), document)
     ]
     return _sorted(problems)
-
-
-def placeholders(query: str) -> list[str]:
-    """Names of the arguments the query references as `{{ args.NAME }}`, in order, without repeats."""
-    names: list[str] = []
-    for match in _TAG.finditer(query):
-        arg = _ARG_TAG.fullmatch(match.group(1))
-        if arg and arg.group(1) not in names:
-            names.append(arg.group(1))
-    return names
 
 
 def result_paths(query: str, oap_version: str = DEFAULT_OAP_VERSION) -> set[tuple[str, ...]]:
@@ -196,9 +180,9 @@ def _check_tags(query: str) -> tuple[list[QueryProblem], bool]:
     problems: list[QueryProblem] = []
     breaks_syntax = False
     literals = _literal_spans(query)
-    for match in _TAG.finditer(query):
+    for match in TEMPLATE_TAG.finditer(query):
         tag = match.group(0)
-        if not _ARG_TAG.fullmatch(match.group(1)):
+        if not ARG_TAG.fullmatch(match.group(1)):
             message = f"Argo Rollouts cannot resolve {tag}: only {{{{ args.NAME }}}} is substituted"
             problems.append(_at(query, match.start(), message))
         elif not any(start <= match.start() and match.end() <= end for start, end in literals):
@@ -209,7 +193,7 @@ def _check_tags(query: str) -> tuple[list[QueryProblem], bool]:
             problems.append(_at(query, match.start(), message))
             breaks_syntax = True
     # Tags take the first `}}` after their `{{`, so a `{{` left once they are blanked out is never closed.
-    opened = _TAG.sub(lambda m: " " * len(m.group(0)), query).find("{{")
+    opened = TEMPLATE_TAG.sub(lambda m: " " * len(m.group(0)), query).find("{{")
     if opened >= 0:
         problems.append(_at(query, opened, "unclosed '{{': Argo Rollouts fails to resolve the template"))
         breaks_syntax = True

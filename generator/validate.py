@@ -491,15 +491,21 @@ def load_manifests(paths: Sequence[Path]) -> list[LoadedObject]:
     problems: list[Problem] = []
     for file in manifest_files(paths):
         try:
-            text = file.read_text(encoding="utf-8")
-            objects.extend(load_text(text, str(file)))
+            objects.extend(load_file(file))
         except InputError as exc:
             problems.extend(exc.problems)
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(Location(str(file)), f"cannot read file: {exc}"))
     if problems:
         raise InputError(problems)
     return objects
+
+
+def load_file(file: Path) -> list[LoadedObject]:
+    """The objects of one file; InputError if it cannot be read or parsed."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(Location(str(file)), f"cannot read file: {exc}")]) from None
+    return load_text(text, str(file))
 
 
 # ---- schemas ----------------------------------------------------------------------------------------

@@ -7,10 +7,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from .. import expr_check, skywalking_query
+from .. import expr_check
+from ..cache import recall, remember
 from ..errors import Finding
 from ..model import Versions
-from ..skywalking import SCALED_BY_10000, SERVICE_NAME_ARG, has_empty_value
+from ..skywalking import SCALED_BY_10000, SERVICE_NAME_ARG, QueryProblem, has_empty_value, placeholders
 from ..validate import GO_DURATION
 from ..yamlio import PathTuple
 from . import vacuity
@@ -233,7 +234,7 @@ def _skywalking(
     path: PathTuple,
     provider: Mapping[str, Any],
     declared: set[Any],
-    query_problems: Sequence[skywalking_query.QueryProblem],
+    query_problems: Sequence[QueryProblem],
 ) -> Iterator[Finding]:
     interval = provider.get("interval")
     if not isinstance(interval, str) or not GO_DURATION.match(interval) or interval in ("0", "+0", "-0"):
@@ -255,7 +256,7 @@ def _skywalking(
     for problem in query_problems:
         where = f" (query line {problem.line}, column {problem.column})" if problem.line else ""
         yield finding("GG304", template, (*path, "query"), problem.message + where)
-    for name in skywalking_query.placeholders(query):
+    for name in placeholders(query):
         if name not in declared:
             yield finding(
                 "GG302",
@@ -326,15 +327,36 @@ def _condition(
 
 
 # Hundreds of services share a handful of query and condition texts (arguments are filled in by Argo
-# Rollouts, not here): parse and validate each text once.
+# Rollouts, not here): parse and validate each text once per process. A query's verdict is also kept in
+# the render cache (cache.recall): checking it builds the release's GraphQL schema, and imports
+# graphql-core, which a warm pre-commit check of one changed spec should not pay again.
 @functools.lru_cache(maxsize=512)
-def _query_problems(query: str, oap: str) -> tuple[skywalking_query.QueryProblem, ...]:
-    return tuple(skywalking_query.check_query(query, oap))
+def _query_problems(query: str, oap: str) -> tuple[QueryProblem, ...]:
+    known = recall("check_query", query, oap)
+    if isinstance(known, list):
+        try:
+            return tuple(QueryProblem(str(m), int(line), int(column)) for m, line, column in known)
+        except (TypeError, ValueError):
+            pass  # a damaged entry is a miss
+    from .. import skywalking_query
+
+    problems = tuple(skywalking_query.check_query(query, oap))
+    remember("check_query", (query, oap), [[p.message, p.line, p.column] for p in problems])
+    return problems
 
 
 @functools.lru_cache(maxsize=512)
 def _query_paths(query: str, oap: str) -> frozenset[tuple[str, ...]]:
-    return frozenset(skywalking_query.result_paths(query, oap))
+    known = recall("result_paths", query, oap)
+    if isinstance(known, list) and all(
+        isinstance(p, list) and all(isinstance(k, str) for k in p) for p in known
+    ):
+        return frozenset(tuple(p) for p in known)
+    from .. import skywalking_query
+
+    paths = frozenset(skywalking_query.result_paths(query, oap))
+    remember("result_paths", (query, oap), sorted(list(p) for p in paths))
+    return paths
 
 
 @functools.lru_cache(maxsize=512)

@@ -56,6 +56,8 @@ class Item:
 
     loaded: LoadedObject
     repo_path: str | None = None
+    # Only there to be referred to (what a one-service render knows of the others): no finding is on it.
+    reference_only: bool = False
 
     @property
     def obj(self) -> Mapping[str, Any]:
@@ -90,6 +92,11 @@ class ObjectSet:
         for item in self.items:
             self._by_key[(item.kind, item.namespace, item.name)].append(item)
             self._by_kind[item.kind].append(item)
+
+    @property
+    def subjects(self) -> Iterator[Item]:
+        """The items findings may be on (rules that look at each object alone walk these)."""
+        return (item for item in self.items if not item.reference_only)
 
     def of_kind(self, kind: str) -> list[Item]:
         return self._by_kind.get(kind, [])

@@ -28,7 +28,7 @@ GROUP_ANNOTATIONS = {
 
 
 def check(objects: ObjectSet) -> Iterator[Finding]:
-    for item in objects.items:
+    for item in objects.subjects:
         if api_group(item.obj) != "networking.istio.io":
             continue
         labels = map_at(meta(item.obj), "labels")
