@@ -9,7 +9,9 @@ For each size N it writes a config repo of N services x 3 environments (bench/fl
 query styles, extra metrics, overrides with nulls, ~20 % mesh-only, a few behind the ingress), renders it
 once (which must exit 0) and times, as subprocesses with the interpreter's start included:
 
-  1. render --check --service <the middle service> on the up-to-date tree (the pre-commit path)
+  1. render --check --service <the middle service> on the up-to-date tree (the pre-commit path), and the
+     same after an edit of that service's spec (a comment: the service is checked anew, its output is
+     the same)
   2. render with nothing changed; render --check on the up-to-date tree
   3. render into an empty folder, per manifest, vs baseline A (bench/baseline.py: plain jinja2 render +
      write of the same templates on the same data, no parse-back, no checks) and baseline B (A plus a
@@ -327,8 +329,21 @@ def bench_size(
                 *builtin,
             ),
         )
-        measure([check_one], args.runs, args.warmup, log)
-        rows.append(Row(1, [check_one], [base_a]))
+        # What pre-commit runs after a commit that touched the spec: its bytes changed (a comment), so the
+        # service is resolved, rendered and checked again in every environment; its output does not change.
+        spec = config / "services" / f"{middle}.yaml"
+        edits = iter(range(10**6))
+
+        def edited_check() -> list[str]:
+            with spec.open("a", encoding="utf-8") as handle:
+                handle.write(f"# bench edit {next(edits)}\n")
+            return check_one.argv()
+
+        check_edited = Command(
+            "check-service-edited", f"the same after an edit of services/{middle}.yaml", edited_check
+        )
+        measure([check_one, check_edited], args.runs, args.warmup, log)
+        rows.append(Row(1, [check_one, check_edited], [base_a]))
     if 2 in wanted:
         noop = Command("render-noop", "`render`, nothing changed", lambda: render)
         check = Command("check-all", "`render --check` (up to date)", lambda: [*render, "--check"])
@@ -394,12 +409,9 @@ def megabytes(command: Command) -> float:
 def verdict(row: Row) -> tuple[str, bool | None]:
     """The target's figure for the row, and whether it is met (None: not measurable here)."""
     main = row.commands[0]
-    if row.number == 1:
-        value = statistics.median(walls(main))
-        return seconds(value), value <= 0.3
-    if row.number == 2:
+    if row.number in (1, 2):
         values = [statistics.median(walls(c)) for c in row.commands]
-        return " / ".join(seconds(v) for v in values), max(values) <= 1.0
+        return " / ".join(seconds(v) for v in values), max(values) <= (0.3 if row.number == 1 else 1.0)
     if row.number == 3:
         value = statistics.median(ratios(main, row.baselines[0]))
         return times(value), value <= 4.0
