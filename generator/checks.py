@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -343,14 +344,28 @@ def _run_sets(
 _FILES_WORTH_A_POOL = 400
 
 
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a container or taskset limits it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def pool_size(sets: Sequence[_Set], validator: Validator, jobs: int | None = None) -> int:
     """How many processes check `sets` (1: this one alone)."""
     import multiprocessing
     import threading
 
-    jobs = min(jobs or len(os.sched_getaffinity(0)), len(sets))
+    jobs = min(jobs or _cores(), len(sets))
     big_enough = sum(len(s.files) for s in sets) >= _FILES_WORTH_A_POOL
-    forkable = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    # Linux only: macOS offers fork, but its system libraries are not safe in a forked child (which is
+    # why CPython starts processes with spawn there), and spawn would import everything again per worker.
+    forkable = (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
     return jobs if big_enough and forkable and validator.name == "builtin" else 1
 
 
