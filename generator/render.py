@@ -950,7 +950,7 @@ def _environment_objects(
     key = combined_key(
         "environment objects",
         tool_fingerprint(),
-        json.dumps(encode_value(env), sort_keys=True),
+        json.dumps(encode_value(env), sort_keys=True, default=repr),  # a YAML date in a gateway: its repr
         tenancy.canonical(),
         *namespaces,
     )

@@ -49,6 +49,13 @@ def test_help_and_usage_errors_import_none_of_the_heavy_libraries(argv: tuple[st
     assert imported_by(*argv) == (code, [])
 
 
-def test_a_command_that_runs_imports_what_it_needs(tmp_path: Path) -> None:
-    _, heavy = imported_by("validate", "--validator", "builtin", str(tmp_path))
-    assert "jsonschema" in heavy  # the probe sees real imports: an empty list above means something
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_command_that_runs_imports_what_it_needs() -> None:
+    service = ROOT / "rendered" / "demo" / "services" / "bookinfo" / "reviews"
+    code, heavy = imported_by("validate", "--validator", "builtin", str(service))
+    assert code in (0, 1)  # it ran (findings or none), not a usage error
+    # the probe sees real imports (an empty list above means something): compiling a schema takes
+    # jsonschema, the rules graphql-core
+    assert {"jsonschema", "graphql"} <= {m.split(".")[0] for m in heavy}
