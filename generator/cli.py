@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .cache import RenderCache
     from .changes import Selection
     from .checks import CheckResult
+    from .uptodate import Transcript
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -202,28 +203,49 @@ def render(
 
     FILES are changed files (as the pre-commit hook passes them): only what they affect is rendered or
     checked, a spec's service in every environment, an environment file's environment."""
-    from .changes import Selection, affected
     from .errors import Findings, GeneratorError
+    from .uptodate import Transcript, record_key, replay
 
     out = out_dir or config_dir / "rendered"
     if files and (envs or services):
         raise GeneratorError("give changed FILES or --env/--service, not both")
+    cache = _cache(config_dir, cache_dir, no_cache)
+    key = None
+    if cache is not None:  # the same run on the same inputs and tree passed before: say what it said
+        arguments = [str(config_dir), str(out_dir or ""), *envs, "--", *services, "--", *map(str, files)]
+        arguments += [f"{check} {validator} {no_validate} {strict}"]
+        key = record_key(config_dir, arguments, validator)
+        if key is not None and replay(cache, key):
+            return
+    from .changes import Selection, affected
+
     selections = affected(config_dir, out, files) if files else [Selection(envs, services)]
     if not selections:
         click.echo("gitops-gen: none of the files is a spec, an environment or a rendered file", err=True)
         return
-    cache = _cache(config_dir, cache_dir, no_cache)
+    transcript = Transcript()
     stale = [
         problem
         for selection in selections
         if (
             problem := _render_one(
-                config_dir, out_dir, selection, files, check, validator, no_validate, strict, cache
+                config_dir,
+                out_dir,
+                selection,
+                files,
+                check,
+                validator,
+                no_validate,
+                strict,
+                cache,
+                transcript,
             )
         )
     ]
     if stale:
         raise Findings("\n".join(stale))
+    if cache is not None and key is not None:
+        transcript.store(cache, key)
 
 
 def _render_one(
@@ -236,6 +258,7 @@ def _render_one(
     no_validate: bool,
     strict: bool,
     cache: RenderCache | None,
+    transcript: Transcript,
 ) -> str:
     """One render (or check); returns why the tree is out of date under --check, else ""."""
     from .checks import check_render, validator_for
@@ -249,25 +272,28 @@ def _render_one(
     rendered = render_environments(config_dir, envs, services, cache, selection.with_environments)
     scope = replace(Scope.of(envs, services), with_environments=selection.with_environments)
     plan = plan_tree(out, rendered.selected, scope)
+    transcript.saw(out, ((path, m.text) for path, m in plan.manifests.items()))
+    if plan.has_changes or plan.index_changed:
+        transcript.up_to_date = False
     if not no_validate:
         result = check_render(rendered, validator_for(validator), str(out))
-        click.echo(format_findings(result.findings, "text", result.checked), nl=False, err=True)
+        transcript.say(format_findings(result.findings, "text", result.checked), err=True)
         if result.failed(strict):
             raise Findings(f"nothing written: {summary(result.findings, result.checked)}")
     if check:
-        click.echo(plan.unified_diff(), nl=False)
+        transcript.say(plan.unified_diff())
         if plan.has_changes:
             command = _render_command(config_dir, out_dir, envs, services, files)
             return (
                 f"{out} is out of date: {len(plan.added)} added, {len(plan.changed)} changed, "
                 f"{len(plan.removed)} removed (run `{command}` to update it)"
             )
-        click.echo(f"{out} is up to date ({len(plan.unchanged)} files)", err=True)
+        transcript.say(f"{out} is up to date ({len(plan.unchanged)} files)\n", err=True)
         return ""
     report = apply_plan(plan)
-    click.echo(
+    transcript.say(
         f"rendered {len(plan.manifests)} manifests: {len(report.written)} written, "
-        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged",
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged\n",
         err=True,
     )
     return ""
