@@ -77,7 +77,8 @@ def check_manifests(
     are kept per service entry and rule findings per environment, each under a key of all they depend on.
     """
     keys = cache_keys or {}
-    schema = _schema_findings(manifests, validator, cache, keys)
+    loaded = _Loaded()
+    schema = _schema_findings(manifests, validator, cache, keys, loaded)
     by_env: dict[str, list[Manifest]] = defaultdict(list)
     # In path order, context included, as in a render of everything: some rules report on the second
     # of two objects (IST0109), so the order decides which object a finding is on.
@@ -85,7 +86,7 @@ def check_manifests(
         by_env[manifest.env].append(manifest)
     findings = list(schema)
     for env, members in sorted(by_env.items()):
-        findings.extend(_rule_findings(members, (versions or {}).get(env), cache, keys))
+        findings.extend(_rule_findings(members, (versions or {}).get(env), cache, keys, loaded))
     sources = {m.path: m.source for m in manifests if m.source}
     acknowledged = {m.path: dict(m.acknowledged) for m in manifests if m.acknowledged}
     shown = [
@@ -110,8 +111,23 @@ def _loaded(manifest: Manifest) -> LoadedObject:
     return LoadedObject(manifest.path, 1, dict(manifest.obj), node)
 
 
+class _Loaded(dict[int, LoadedObject]):
+    """Each manifest as the validators and rules take it, made once for both (15,000 of them); by the
+    manifest's identity, as the manifests outlive the check."""
+
+    def of(self, manifest: Manifest) -> LoadedObject:
+        found = self.get(id(manifest))
+        if found is None:
+            found = self[id(manifest)] = _loaded(manifest)
+        return found
+
+
 def _schema_findings(
-    manifests: Sequence[Manifest], validator: Validator, cache: RenderCache | None, keys: Mapping[str, str]
+    manifests: Sequence[Manifest],
+    validator: Validator,
+    cache: RenderCache | None,
+    keys: Mapping[str, str],
+    loaded: _Loaded,
 ) -> list[Finding]:
     """Schema findings (paths relative to the output root): from the cache entry of each service that has
     them for this validator (beside its manifests), the rest validated in one batch and stored back."""
@@ -129,7 +145,7 @@ def _schema_findings(
             found.extend(finding_from_json(f) for f in entry[manifest.path])
         else:
             todo.append(manifest)
-    fresh = list(validator.validate_objects([_loaded(m) for m in todo])) if todo else []
+    fresh = list(validator.validate_objects([loaded.of(m) for m in todo])) if todo else []
     found.extend(fresh)
     if cache is not None and todo:
         by_path: dict[str, list[Finding]] = defaultdict(list)
@@ -149,7 +165,11 @@ def _schema_findings(
 
 
 def _rule_findings(
-    members: Sequence[Manifest], versions: Versions | None, cache: RenderCache | None, keys: Mapping[str, str]
+    members: Sequence[Manifest],
+    versions: Versions | None,
+    cache: RenderCache | None,
+    keys: Mapping[str, str],
+    loaded: _Loaded,
 ) -> list[Finding]:
     """The cross-object rules over one environment (paths relative to the output root); with a cache,
     kept under a key of every object of the set: the cache entries of its services, the text of the rest."""
@@ -172,7 +192,7 @@ def _rule_findings(
 
     use_for_results(cache)
 
-    items = [rules.Item(_loaded(m), posixpath.join(m.gitops_path, m.path), not m.text) for m in members]
+    items = [rules.Item(loaded.of(m), posixpath.join(m.gitops_path, m.path), not m.text) for m in members]
     context = {m.path for m in members if not m.text}
     found = [
         f

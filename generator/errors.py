@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """Where a problem is: 1-based line and column, `field` as a dotted path like `canary.steps[1].pause`."""
 
@@ -115,7 +115,7 @@ def raise_if_any(problems: Iterable[Problem]) -> None:
         raise InputError(collected)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A problem found in manifests (rendered or hand-written): a schema violation or a broken rule.
 

@@ -68,7 +68,7 @@ KEEP_NAMESPACE = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
 MANAGED_BY = {"app.kubernetes.io/managed-by": "gitops-gen"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a fleet holds 15,000 of each of these
 class Manifest:
     """One rendered object: where it goes, the object itself, and its exact file content."""
 
@@ -983,7 +983,7 @@ def _render_environment(
 # ---- what a render of one service leaves behind -------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectRef:
     """A rendered object's identity in its cluster, and where it came from (for the uniqueness check)."""
 

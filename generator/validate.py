@@ -175,7 +175,7 @@ def _is_time(text: str) -> bool:
 # ---- loading ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LoadedObject:
     """One Kubernetes object and where it came from.
 

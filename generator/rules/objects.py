@@ -50,7 +50,7 @@ def api_group(obj: Mapping[str, Any]) -> str:
     return str(obj.get("apiVersion", "")).rpartition("/")[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One object of the set, and where it sits in the GitOps repo (for Application paths), if known."""
 

@@ -69,7 +69,9 @@ def test_lazy_node_parses_only_when_a_position_is_asked_for() -> None:
     from generator.yamlio import LazyNode
 
     lazy = LazyNode("a:\n  b: [1, 2]\n")
-    assert "node" not in vars(lazy)  # nothing parsed yet
+    # nothing parsed is kept, now or later: its only state is the text and which document
+    assert not hasattr(lazy, "__dict__")
+    assert set(LazyNode.__slots__) == {"text", "document", "prefix", "_start"}
     assert position(lazy, ("a", "b", 1)) == (2, 10)
     assert position(lazy, ("a", "b"), at_key=True) == (2, 3)
     assert lazy.start_mark.line == 0
