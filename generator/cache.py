@@ -113,6 +113,10 @@ class RenderCache:
         self._read[(key, part)] = value
         return value
 
+    def remember(self, key: str, value: Mapping[str, Any], part: str = "facts") -> None:
+        """What another process just `put` there: no need to read it back."""
+        self._read[(key, part)] = dict(value)
+
     def put(self, key: str, value: Mapping[str, Any], part: str = "facts") -> None:
         self._read[(key, part)] = dict(value)
         path = self._path(key, part)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from .cache import RenderCache, combined_key, finding_from_json, findings_to_jso
 from .errors import Finding, InputError, Location, Problem
 from .expr_check import dialect_for
 from .model import Versions
+from .pool import can_fork, cores
 from .render import Manifest, Rendered
 from .skywalking import parse_oap_version
 from .tree import Index, index_file, read_index
@@ -364,29 +364,11 @@ def _run_sets(
 _FILES_WORTH_A_POOL = 400
 
 
-def _cores() -> int:
-    """The cores this process may run on (its CPU affinity, as a container or taskset limits it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def pool_size(sets: Sequence[_Set], validator: Validator, jobs: int | None = None) -> int:
     """How many processes check `sets` (1: this one alone)."""
-    import multiprocessing
-    import threading
-
-    jobs = min(jobs or _cores(), len(sets))
+    jobs = min(jobs or cores(), len(sets))
     big_enough = sum(len(s.files) for s in sets) >= _FILES_WORTH_A_POOL
-    # Linux only: macOS offers fork, but its system libraries are not safe in a forked child (which is
-    # why CPython starts processes with spawn there), and spawn would import everything again per worker.
-    forkable = (
-        sys.platform.startswith("linux")
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-    )
-    return jobs if big_enough and forkable and validator.name == "builtin" else 1
+    return jobs if big_enough and can_fork() and validator.name == "builtin" else 1
 
 
 def _acknowledged_in_trees(trees: Mapping[Path, Index], files: Iterable[str]) -> dict[str, Mapping[str, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import marshal
 import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ from .model import (
     unknown_overrides,
 )
 from .model import Tenancy as TenancyNames
+from .pool import can_fork, cores
 from .resources import data_dir
 from .skywalking import SERVICE_NAME_ARG, query, success_condition
 from .spec import (
@@ -848,6 +850,7 @@ def _resolve_environment(
     indexed = index.get("services") if index is not None else None
     indexed = indexed if isinstance(indexed, dict) else {}
     index_stale = False
+    misses: list[str] = []
     for name in sorted(specs.files):
         key = keys.get(name)
         cached = None
@@ -866,21 +869,15 @@ def _resolve_environment(
                 continue
             except (KeyError, TypeError, ValueError, StaleCache):
                 index_stale = True  # a damaged entry is a miss
-        spec = specs.load(name)
-        if spec is None:
-            continue  # its problems are in specs.problems, once for every environment
-        if env_source is None:  # the environment came from the cache: these bytes passed the schema
-            env_source = load_environment(config_dir, env_name, known_valid=True)
-        try:
-            service = resolve_service(env, env_source, spec)
-        except GeneratorError as exc:
-            problems.extend(replace(p, subject=f"{name} in {env_name}") for p in exc.problems)
-            continue
-        service_render = _ServiceRender.of(key, service, render_service(service, env))
-        if cache is not None and key is not None:
-            cache.put(key, {"manifests": service_render.records}, "manifests")
-            cache.put(key, service_render.to_cache())  # last: facts name an entry that is whole
-        renders[name] = service_render
+        if specs.load(name) is not None:  # else its problems are in specs.problems, once for all
+            misses.append(name)
+    if misses and env_source is None:  # the environment came from the cache: these bytes passed
+        env_source = load_environment(config_dir, env_name, known_valid=True)
+    if misses:
+        assert env_source is not None
+        job = _Misses(env, env_source, specs, keys, cache)
+        renders.update(job.render(misses, problems))
+        renders = dict(sorted(renders.items()))
     raise_if_any(problems)
     if (
         cache is not None
@@ -890,6 +887,85 @@ def _resolve_environment(
         services = {n: {"key": r.key, "facts": r.to_cache()} for n, r in renders.items()}
         cache.put(index_key, {"services": services}, "environment")
     return env, renders
+
+
+@dataclass
+class _Misses:
+    """Rendering the services of one environment that the cache does not have: in this process, or in a
+    pool of forked ones (one per core) when there are enough of them to pay for it. Either way each
+    service's render is the same and lands in the cache; a worker that fails leaves its batch to this
+    process, which then fails (or not) exactly as a render without a pool does."""
+
+    env: Environment
+    env_source: SourceFile
+    specs: _Specs
+    keys: Mapping[str, str]
+    cache: RenderCache | None
+
+    def render(self, names: Sequence[str], problems: list[Problem]) -> dict[str, _ServiceRender]:
+        batches = [list(names[i : i + _BATCH]) for i in range(0, len(names), _BATCH)]
+        workers = min(cores(), len(batches)) if len(names) >= _SERVICES_WORTH_A_POOL else 1
+        if workers < 2 or not can_fork():
+            return self._render_here(names, problems)
+        global _POOL_JOB
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _POOL_JOB = self
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                results = list(pool.map(_render_batch_in_worker, batches))
+        finally:
+            _POOL_JOB = None
+        renders: dict[str, _ServiceRender] = {}
+        for batch, result in zip(batches, results, strict=True):
+            if result is None:  # the worker failed: render here, and fail (or not) here
+                renders.update(self._render_here(batch, problems))
+                continue
+            made, batch_problems = result
+            problems.extend(batch_problems)
+            for name, facts, records in marshal.loads(made):
+                key = self.keys.get(name)
+                renders[name] = _ServiceRender.made_elsewhere(key, facts, records, self.cache)
+        return renders
+
+    def _render_here(self, names: Sequence[str], problems: list[Problem]) -> dict[str, _ServiceRender]:
+        renders = {}
+        for name in names:
+            spec = self.specs.load(name)
+            assert spec is not None  # loaded by the caller
+            try:
+                service = resolve_service(self.env, self.env_source, spec)
+            except GeneratorError as exc:
+                problems.extend(replace(p, subject=f"{name} in {self.env.name}") for p in exc.problems)
+                continue
+            key = self.keys.get(name)
+            service_render = _ServiceRender.of(key, service, render_service(service, self.env))
+            if self.cache is not None and key is not None:
+                self.cache.put(key, {"manifests": service_render.records}, "manifests")
+                self.cache.put(key, service_render.to_cache())  # last: facts name an entry that is whole
+            renders[name] = service_render
+        return renders
+
+
+# Services per task of the pool (small enough to keep both cores busy to the end), and the fewest
+# misses worth forking for.
+_BATCH = 25
+_SERVICES_WORTH_A_POOL = 100
+_POOL_JOB: _Misses | None = None
+
+
+def _render_batch_in_worker(names: list[str]) -> tuple[bytes, list[Problem]] | None:
+    """A batch rendered in a worker: its renders as marshal bytes (marshal keeps the parse-back's
+    interned strings interned in the parent, pickle would not), and its problems; None if anything
+    failed."""
+    assert _POOL_JOB is not None
+    try:
+        problems: list[Problem] = []
+        renders = _POOL_JOB._render_here(names, problems)
+        return marshal.dumps([(name, r.to_cache(), r.records) for name, r in renders.items()]), problems
+    except BaseException:  # the parent renders the batch again and reports it itself
+        return None
 
 
 # The dataclasses a cached Environment is made of (cache.decode_value makes no others).
@@ -1114,7 +1190,24 @@ class _ServiceRender:
         }
 
     @classmethod
-    def from_cache(cls, key: str | None, value: Mapping[str, Any], cache: RenderCache) -> _ServiceRender:
+    def made_elsewhere(
+        cls,
+        key: str | None,
+        facts: Mapping[str, Any],
+        records: list[dict[str, Any]],
+        cache: RenderCache | None,
+    ) -> _ServiceRender:
+        """A render a worker made (and cached): its facts and manifests as the cache keeps them."""
+        if cache is not None and key is not None:
+            cache.remember(key, {"manifests": records}, "manifests")  # the worker wrote it
+        made = cls.from_cache(key, facts, cache)
+        made._records = records
+        return made
+
+    @classmethod
+    def from_cache(
+        cls, key: str | None, value: Mapping[str, Any], cache: RenderCache | None
+    ) -> _ServiceRender:
         facts = ServiceFacts(
             str(value["name"]),
             str(value["namespace"]),
