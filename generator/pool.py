@@ -13,7 +13,11 @@ import sys
 
 
 def cores() -> int:
-    """The cores this process may run on: its CPU affinity, as a container or taskset limits it."""
+    """The processes a command may run at once: $GITOPS_GEN_JOBS when set (1: no workers), else the cores
+    this process may run on (its CPU affinity, as a container or taskset limits it)."""
+    jobs = os.environ.get("GITOPS_GEN_JOBS", "")
+    if jobs.isdigit() and int(jobs) >= 1:
+        return int(jobs)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -182,6 +182,7 @@ def capture_contexts(config: Path, templates: Path, target: Path) -> int:
         return text
 
     jinja2.Template.render = recording  # type: ignore[method-assign]
+    os.environ["GITOPS_GEN_JOBS"] = "1"  # every template renders in this process, where it is recorded
     try:
         manifests = render_all(config)
     finally:

@@ -86,3 +86,13 @@ def test_a_pool_reports_the_errors_one_process_reports(
     assert messages[0] == messages[1]
     assert "acknowledge.GG999: no rule GG999 [for svc-0007 in environments dev, prod, staging]" in messages[0]
     assert "[for svc-0090 in environments dev, prod, staging]" in messages[0]
+
+
+def test_gitops_gen_jobs_caps_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITOPS_GEN_JOBS", "1")
+    assert pool.cores() == 1
+    monkeypatch.setenv("GITOPS_GEN_JOBS", "3")
+    assert pool.cores() == 3
+    for ignored in ("0", "-2", "many", ""):
+        monkeypatch.setenv("GITOPS_GEN_JOBS", ignored)
+        assert pool.cores() >= 1
