@@ -678,3 +678,25 @@ def test_a_scope_with_environments_covers_their_own_objects_too() -> None:
     assert scope.covers("demo/argocd/apps/demo-tsb.yaml")
     assert not scope.covers("demo/services/ns/ratings/rollout.yaml")
     assert not scope.covers("demo/argocd/apps/demo-ratings.yaml")
+
+
+def test_a_safe_path_has_no_empty_dot_or_dot_dot_part_and_is_not_bookkeeping() -> None:
+    import itertools
+
+    from generator.tree import _RESERVED, _is_safe
+
+    def by_parts(path: str) -> bool:  # the definition, as a split reads it
+        parts = path.split("/")
+        return (
+            bool(path)
+            and "\\" not in path
+            and all(part not in ("", ".", "..") for part in parts)
+            and parts[0] not in _RESERVED
+        )
+
+    atoms = ["a", ".", "..", "", "...", ".a", "a.", "a\\b", "b c", *sorted(_RESERVED)]
+    for count in range(1, 4):
+        for parts in itertools.product(atoms, repeat=count):
+            joined = "/".join(parts)
+            for path in (joined, f"/{joined}", f"{joined}/"):
+                assert _is_safe(path) == by_parts(path), path
