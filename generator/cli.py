@@ -210,10 +210,10 @@ def render(
     if files and (envs or services):
         raise GeneratorError("give changed FILES or --env/--service, not both")
     cache = _cache(config_dir, cache_dir, no_cache)
+    arguments = [str(config_dir), str(out_dir or ""), *envs, "--", *services, "--", *map(str, files)]
+    arguments += [f"{check} {validator} {no_validate} {strict}"]
     key = None
     if cache is not None:  # the same run on the same inputs and tree passed before: say what it said
-        arguments = [str(config_dir), str(out_dir or ""), *envs, "--", *services, "--", *map(str, files)]
-        arguments += [f"{check} {validator} {no_validate} {strict}"]
         key = record_key(config_dir, arguments, validator)
         if key is not None and replay(cache, key):
             return
@@ -244,7 +244,9 @@ def render(
     ]
     if stale:
         raise Findings("\n".join(stale))
-    if cache is not None and key is not None:
+    # Only if the inputs are still those the key was made of: an edit during the render would otherwise
+    # file this render's output under inputs it did not read.
+    if cache is not None and key is not None and record_key(config_dir, arguments, validator) == key:
         transcript.store(cache, key)
 
 
