@@ -474,7 +474,7 @@ def _line(
     per = f"{median / manifests * 1e3:.3f} ms" if row.number == 3 else ""
     label = command.label if command in row.commands else f"↳ {command.label}"
     if row.number == 5:
-        label = "peak memory (max RSS) of that whole render"
+        label = f"peak memory (max RSS) of {command.label.strip('`').replace('` into', ' into')}"
     ratio = ""
     if command in row.commands and row.baselines and row.number != 5:
         parts = []
