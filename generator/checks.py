@@ -330,10 +330,13 @@ def _check_set(files: _Set, validator: Validator, versions: Versions | None) -> 
 _POOL_JOB: tuple[Sequence[_Set], Validator, Versions | None] | None = None
 
 
-def _check_set_in_worker(index: int) -> _SetResult:
+def _check_set_in_worker(index: int) -> _SetResult | None:
     assert _POOL_JOB is not None
     sets, validator, versions = _POOL_JOB
-    return _check_set(sets[index], validator, versions)
+    try:
+        return _check_set(sets[index], validator, versions)
+    except BaseException:  # the parent checks the set again and raises it itself
+        return None
 
 
 def _run_sets(
@@ -348,16 +351,25 @@ def _run_sets(
         return [_check_set(s, validator, versions) for s in sets]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     _POOL_JOB = (sets, validator, versions)
+    # Largest sets first: with three environments on two cores, the small ones share the second.
+    order = sorted(range(len(sets)), key=lambda n: -len(sets[n].files))
+    done: dict[int, _SetResult | None]
     try:
-        # Largest sets first: with three environments on two cores, the small ones share the second.
-        order = sorted(range(len(sets)), key=lambda n: -len(sets[n].files))
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
             done = dict(zip(order, pool.map(_check_set_in_worker, order), strict=True))
+    except (OSError, BrokenProcessPool):  # no fork, or a worker killed (OOM): all of it here
+        done = {}
     finally:
         _POOL_JOB = None
-    return [done[n] for n in range(len(sets))]
+    results = []
+    for number, files in enumerate(sets):
+        result = done.get(number)
+        # a set whose worker failed is checked here, where its error (if it is one) is raised as it is
+        results.append(result if result is not None else _check_set(files, validator, versions))
+    return results
 
 
 # Below this, forking and collecting the results costs more than the second core gives.

@@ -910,11 +910,15 @@ class _Misses:
         global _POOL_JOB
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         _POOL_JOB = self
+        results: list[tuple[bytes, list[Problem]] | None]
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
                 results = list(pool.map(_render_batch_in_worker, batches))
+        except (OSError, BrokenProcessPool):  # no fork, or a worker killed (OOM): all of it here
+            results = [None] * len(batches)
         finally:
             _POOL_JOB = None
         renders: dict[str, _ServiceRender] = {}
