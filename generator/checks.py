@@ -20,7 +20,7 @@ from .cache import RenderCache, combined_key, finding_from_json, findings_to_jso
 from .errors import Finding, InputError, Location, Problem
 from .expr_check import dialect_for
 from .model import Versions
-from .pool import can_fork, cores
+from .pool import can_fork, processes_for_equal_tasks
 from .render import Manifest, Rendered
 from .skywalking import parse_oap_version
 from .tree import Index, index_file, read_index
@@ -257,8 +257,9 @@ def check_paths(
     given SkyWalking and Argo Rollouts releases).
 
     Each set (an environment of a gitops-gen tree, or the files of one repository) is loaded, validated
-    and checked on its own, so the sets of a fleet's tree run side by side, one process per core (`jobs`,
-    default: the cores this process may use); the findings are the same, sorted the same."""
+    and checked on its own, so the sets of a fleet's tree run side by side in forked processes (`jobs`;
+    by default one per set while they are at most twice the cores, see pool.py); the findings are the
+    same, sorted the same."""
     files = manifest_files(paths)
     # The gitops-gen trees among the paths, and their indexes, read once for both uses.
     trees = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
@@ -378,7 +379,7 @@ _FILES_WORTH_A_POOL = 400
 
 def pool_size(sets: Sequence[_Set], validator: Validator, jobs: int | None = None) -> int:
     """How many processes check `sets` (1: this one alone)."""
-    jobs = min(jobs or cores(), len(sets))
+    jobs = min(jobs, len(sets)) if jobs else processes_for_equal_tasks(len(sets))
     big_enough = sum(len(s.files) for s in sets) >= _FILES_WORTH_A_POOL
     return jobs if big_enough and can_fork() and validator.name == "builtin" else 1
 

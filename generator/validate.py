@@ -46,6 +46,17 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
+from yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+)
 
 from .errors import Finding, InputError, Location, Problem, ToolError
 
@@ -344,35 +355,6 @@ class _SlowPath(Exception):
     """This text must be read by ruamel (see `load_text`)."""
 
 
-class _KubernetesLoader(_CLoader):  # type: ignore[misc, valid-type]
-    """PyYAML's C parser and composer with KubernetesResolver's tags (`resolve` is called for every
-    untagged scalar; collections are plain maps and sequences)."""
-
-    resolved = 0  # nodes whose tag `resolve` chose: the others had a tag written in the text
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._tags: dict[str, str] = {}  # plain scalar -> its tag: keys and values repeat a lot
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        self.resolved += 1
-        if kind is yaml.ScalarNode:
-            if not implicit[0]:
-                return _STR
-            tag = self._tags.get(value)
-            if tag is None:
-                tag = self._tags[value] = _plain_tag(value)
-            return tag
-        return _SEQ if kind is yaml.SequenceNode else _MAP
-
-    # No path resolvers (PyYAML's add_path_resolver is not used): skip their bookkeeping per node.
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
-
-
 def _plain_tag(value: str) -> str:
     for tag, regexp in _K8S_RESOLVERS.get(value[0] if value else "", ()):
         if regexp.match(value):
@@ -381,64 +363,107 @@ def _plain_tag(value: str) -> str:
     return _STR
 
 
+# Deeper than this, the fast reading leaves the text to ruamel (whose reading decides, as for any text
+# the recursion limit used to stop here).
+_FAST_DEPTH = 500
+
+
 def _fast_documents(text: str) -> list[tuple[Any, Any, Any]]:
-    """(plain value, text, start) of each document, or _SlowPath."""
+    """(plain value, text, start) of each document, or _SlowPath.
+
+    Values are built straight from libyaml's parse events (PyYAML's C parser), with KubernetesResolver's
+    tags for plain scalars: no node tree and no resolver call per node, a tenth faster than composing.
+    Whatever ruamel's round-trip reading might take differently goes to ruamel: a tag written in the text
+    (`!!str 12`: ruamel keeps a TaggedScalar), an alias, a key that is not a string or comes twice, a
+    timestamp or a merge key, a tab, a syntax error."""
     if "\t" in text:  # ruamel refuses a tab where libyaml takes it as a space (`a:\tb`)
         raise _SlowPath("tab")
-    loader = _KubernetesLoader(text)
+    parser: Any = _CLoader(text)  # its C parser alone: get_event
     documents: list[tuple[Any, Any, Any]] = []
+    stack: list[list[Any]] = []  # [the open map or list, the key read for a map's next value or _NO_KEY]
+    tags: dict[str, str] = {}  # plain scalar -> its tag: keys and values repeat a lot
+    root: Any = None
+    start: tuple[int, int] | None = None
     try:
-        while loader.check_node():
-            loader.resolved = 0
-            node = loader.get_node()
-            start = (node.start_mark.line, node.start_mark.column)
-            seen: set[int] = set()
-            scalars = [0]
-            documents.append((_value(node, seen, scalars), text, start))
-            if loader.resolved != len(seen) + scalars[0]:
-                # a tag written in the text (`!!str 12`): ruamel keeps it as a TaggedScalar
-                raise _SlowPath("tag")
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        while True:
+            event = parser.get_event()
+            kind = type(event)
+            if kind is ScalarEvent:
+                if event.tag is not None and event.tag != "!":
+                    raise _SlowPath("tag")
+                if start is None:
+                    start = (event.start_mark.line, event.start_mark.column)
+                plain = event.implicit[0]  # else quoted, or tagged `!`: a string
+                item = _scalar(event.value, _plain_scalar_tag(tags, event.value) if plain else _STR)
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                if event.tag is not None and event.tag != "!":
+                    raise _SlowPath("tag")
+                if start is None:
+                    start = (event.start_mark.line, event.start_mark.column)
+                if len(stack) >= _FAST_DEPTH:
+                    raise _SlowPath("deep")
+                stack.append([{} if kind is MappingStartEvent else [], _NO_KEY])
+                continue
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                item = stack.pop()[0]
+            elif kind is DocumentStartEvent:
+                root, start = None, None
+                continue
+            elif kind is DocumentEndEvent:
+                documents.append((root, text, start))
+                continue
+            elif kind is StreamEndEvent:
+                break
+            elif kind is StreamStartEvent:
+                continue
+            else:  # an alias: ruamel's reading decides
+                raise _SlowPath("alias")
+            if not stack:
+                root = item
+                continue
+            top = stack[-1]
+            if type(top[0]) is list:
+                top[0].append(item)
+            elif top[1] is _NO_KEY:
+                if isinstance(item, bool):
+                    item = "true" if item else "false"  # `_plain_key`
+                if not isinstance(item, str) or item in top[0]:  # a duplicate: ruamel's error says where
+                    raise _SlowPath("key")
+                top[1] = item
+            else:
+                top[0][top[1]] = item
+                top[1] = _NO_KEY
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
         raise _SlowPath from exc
     finally:
-        loader.dispose()
+        parser.dispose()
     return documents
 
 
-def _value(node: yaml.Node, seen: set[int], scalars: list[int]) -> Any:
-    """A composed node -> the value `_plain` makes of ruamel's reading, for the tags read alike; any
-    other node raises _SlowPath."""
-    tag = node.tag
-    if isinstance(node, yaml.ScalarNode):
-        scalars[0] += 1
-        value: str = node.value
-        if tag == _STR:
-            return value
-        if tag == "tag:yaml.org,2002:null":
-            return None
-        if tag == "tag:yaml.org,2002:bool":
-            return _BOOLS[value.lower()]
-        if tag == "tag:yaml.org,2002:int":
-            return _int(value)
-        if tag == "tag:yaml.org,2002:float":
-            return _float(value)
-        raise _SlowPath(tag)  # timestamp, merge `<<`, `=`, binary, a tag of the user's
-    if id(node) in seen:  # an alias of a collection: ruamel's reading decides
-        raise _SlowPath("alias")
-    seen.add(id(node))
-    if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
-        return [_value(item, seen, scalars) for item in node.value]
-    if isinstance(node, yaml.MappingNode) and tag == _MAP:
-        mapping: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = _value(key_node, seen, scalars) if isinstance(key_node, yaml.ScalarNode) else None
-            if isinstance(key, bool):
-                key = "true" if key else "false"  # `_plain_key`
-            if not isinstance(key, str) or key in mapping:  # a duplicate: ruamel's error says where
-                raise _SlowPath("key")
-            mapping[key] = _value(value_node, seen, scalars)
-        return mapping
-    raise _SlowPath(tag)
+_NO_KEY = object()
+
+
+def _plain_scalar_tag(tags: dict[str, str], value: str) -> str:
+    tag = tags.get(value)
+    if tag is None:
+        tag = tags[value] = _plain_tag(value)
+    return tag
+
+
+def _scalar(value: str, tag: str) -> Any:
+    """A scalar -> the value `_plain` makes of ruamel's reading, for the tags read alike; any other tag
+    raises _SlowPath."""
+    if tag == _STR:
+        return value
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    if tag == "tag:yaml.org,2002:bool":
+        return _BOOLS[value.lower()]
+    if tag == "tag:yaml.org,2002:int":
+        return _int(value)
+    if tag == "tag:yaml.org,2002:float":
+        return _float(value)
+    raise _SlowPath(tag)  # timestamp, merge `<<`, `=`, binary
 
 
 def _int(text: str) -> int:

@@ -96,3 +96,13 @@ def test_gitops_gen_jobs_caps_the_workers(monkeypatch: pytest.MonkeyPatch) -> No
     for ignored in ("0", "-2", "many", ""):
         monkeypatch.setenv("GITOPS_GEN_JOBS", ignored)
         assert pool.cores() >= 1
+
+
+def test_equal_tasks_get_a_process_each_up_to_twice_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITOPS_GEN_JOBS", raising=False)
+    cores = pool.cores()
+    assert pool.processes_for_equal_tasks(1) == 1
+    assert pool.processes_for_equal_tasks(2 * cores) == 2 * cores
+    assert pool.processes_for_equal_tasks(2 * cores + 1) == cores
+    monkeypatch.setenv("GITOPS_GEN_JOBS", "2")  # a cap is a cap
+    assert pool.processes_for_equal_tasks(3) == 2
