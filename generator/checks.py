@@ -251,7 +251,11 @@ def check_render(rendered: Rendered, validator: Validator, display_root: str) ->
 
 
 def check_paths(
-    paths: Sequence[Path], validator: Validator, versions: Versions | None = None, jobs: int | None = None
+    paths: Sequence[Path],
+    validator: Validator,
+    versions: Versions | None = None,
+    jobs: int | None = None,
+    cache: RenderCache | None = None,
 ) -> CheckResult:
     """Validate hand-written or rendered files and folders (schemas, then the rules of each set, for the
     given SkyWalking and Argo Rollouts releases).
@@ -259,11 +263,16 @@ def check_paths(
     Each set (an environment of a gitops-gen tree, or the files of one repository) is loaded, validated
     and checked on its own, so the sets of a fleet's tree run side by side in forked processes (`jobs`;
     by default one per set while they are at most twice the cores, see pool.py); the findings are the
-    same, sorted the same."""
+    same, sorted the same. With a `cache`, a SkyWalking query's verdict on a release is kept there
+    (checking one builds the release's GraphQL schema first, in each process)."""
+    from .cache import use_for_results
+
+    use_for_results(cache)  # before the workers fork: they inherit it
     files = manifest_files(paths)
     # The gitops-gen trees among the paths, and their indexes, read once for both uses.
     trees = {p.resolve(): read_index(p) for p in paths if p.is_dir() and index_file(p) is not None}
-    sets = _sets(paths, [str(f) for f in files], trees)
+    placed: dict[str, tuple[Path, str]] = {}
+    sets = _sets(paths, [str(f) for f in files], trees, placed)
     results = _run_sets(sets, validator, versions, jobs)
     problems = [problem for result in results for problem in result.problems]
     if problems:
@@ -280,7 +289,8 @@ def check_paths(
             ]
         )
     findings = [finding for result in results for finding in result.findings]
-    return CheckResult(_sorted(_acknowledge(findings, _acknowledged_in_trees(trees, loaded))), len(loaded))
+    acknowledged = _acknowledged_in_trees(trees, loaded, placed)
+    return CheckResult(_sorted(_acknowledge(findings, acknowledged)), len(loaded))
 
 
 @dataclass(frozen=True)
@@ -384,30 +394,30 @@ def pool_size(sets: Sequence[_Set], validator: Validator, jobs: int | None = Non
     return jobs if big_enough and can_fork() and validator.name == "builtin" else 1
 
 
-def _acknowledged_in_trees(trees: Mapping[Path, Index], files: Iterable[str]) -> dict[str, Mapping[str, str]]:
-    """The acknowledgements the gitops-gen trees recorded, by file as findings name it."""
+def _acknowledged_in_trees(
+    trees: Mapping[Path, Index], files: Iterable[str], placed: Mapping[str, tuple[Path, str]]
+) -> dict[str, Mapping[str, str]]:
+    """The acknowledgements the gitops-gen trees recorded, by file as findings name it (`placed`: where
+    `_sets` found each file of a tree)."""
     found: dict[str, Mapping[str, str]] = {}
-    resolve = _resolver()
-    inside = _inside(list(trees))
     for file in set(files):
-        under = inside(resolve(file))
+        under = placed.get(file)
         if under is not None and (acks := trees[under[0]].acknowledged_at(under[1])):
             found[file] = acks
     return found
 
 
-def _inside(roots: Sequence[Path]) -> Callable[[Path], tuple[Path, str] | None]:
+def _inside(roots: Sequence[Path]) -> Callable[[str], tuple[Path, str] | None]:
     """(the first root holding a resolved file, its path below it in POSIX form), or None:
     `file.is_relative_to(root)` and `file.relative_to(root).as_posix()` as a string prefix test (pathlib
     costs as much as validating an object)."""
     prefixes = [(os.path.normcase(os.path.join(str(root), "")), root) for root in roots]
 
-    def inside(file: Path) -> tuple[Path, str] | None:
-        text = str(file)
-        folded = os.path.normcase(text)
+    def inside(file: str) -> tuple[Path, str] | None:
+        folded = os.path.normcase(file)
         for prefix, root in prefixes:
             if folded.startswith(prefix):
-                return root, text[len(prefix) :].replace(os.sep, "/")
+                return root, file[len(prefix) :].replace(os.sep, "/")
             if folded == prefix[:-1]:
                 return root, "."
         return None
@@ -415,18 +425,19 @@ def _inside(roots: Sequence[Path]) -> Callable[[Path], tuple[Path, str] | None]:
     return inside
 
 
-def _resolver() -> Callable[[str], Path]:
-    """`Path(file).resolve()`, with each folder resolved once: a fleet's 15,000 files sit in a few
+def _resolver() -> Callable[[str], str]:
+    """`str(Path(file).resolve())`, with each folder resolved once: a fleet's 15,000 files sit in a few
     thousand folders, and resolving walks (lstat) every component of the path."""
-    folders: dict[str, Path] = {}
+    folders: dict[str, str] = {}
 
-    def resolve(file: str) -> Path:
+    def resolve(file: str) -> str:
         if os.path.islink(file):
-            return Path(file).resolve()
+            return str(Path(file).resolve())
         folder, name = os.path.split(file)
-        if folder not in folders:
-            folders[folder] = Path(folder or ".").resolve()
-        return folders[folder] / name
+        real = folders.get(folder)
+        if real is None:
+            real = folders[folder] = str(Path(folder or ".").resolve())
+        return os.path.join(real, name)
 
     return resolve
 
@@ -440,8 +451,14 @@ def _repo_root(path: Path) -> Path:
     return start.parent
 
 
-def _sets(paths: Sequence[Path], files: Sequence[str], output_roots: Mapping[Path, Index]) -> list[_Set]:
-    """The files grouped into the sets the rules look at together, in a stable order."""
+def _sets(
+    paths: Sequence[Path],
+    files: Sequence[str],
+    output_roots: Mapping[Path, Index],
+    placed: dict[str, tuple[Path, str]] | None = None,
+) -> list[_Set]:
+    """The files grouped into the sets the rules look at together, in a stable order; `placed` gets the
+    tree and the path inside it of every file of a gitops-gen tree."""
     given = [p.resolve() for p in paths]
     roots: dict[Path, Path] = {}  # the path given -> its repository root, looked up once
     groups: dict[tuple[Path, str], list[tuple[str, str | None]]] = defaultdict(list)
@@ -449,10 +466,12 @@ def _sets(paths: Sequence[Path], files: Sequence[str], output_roots: Mapping[Pat
     resolve = _resolver()
     inside = _inside(list(output_roots))
     for name in files:
-        file = resolve(name)
-        under = inside(file)
+        resolved = resolve(name)
+        under = inside(resolved)
         out = under[0] if under is not None else None
         if under is not None:
+            if placed is not None:
+                placed[name] = under
             # A gitops-gen tree: its index says where each environment sits in the GitOps repo, so
             # Application paths resolve whatever folder the tree was rendered or checked out into.
             out, relative = under
@@ -462,6 +481,7 @@ def _sets(paths: Sequence[Path], files: Sequence[str], output_roots: Mapping[Pat
                 groups[(out, env)].append((name, posixpath.join(repo_root, relative)))
                 in_tree[(out, env)] = repo_root
                 continue
+        file = Path(resolved)
         base = out or next((p for p in given if file.is_relative_to(p)), file)
         if base not in roots:
             roots[base] = _repo_root(base)

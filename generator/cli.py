@@ -372,6 +372,8 @@ def diff(
     metavar="VERSION",
     help="Argo Rollouts release whose expression language conditions are checked in (GG306).",
 )
+@cache_option
+@no_cache_option
 @reports_errors
 def validate(
     config_dir: Path,
@@ -381,13 +383,18 @@ def validate(
     output: str,
     oap_version: str,
     rollouts_version: str,
+    cache_dir: Path | None,
+    no_cache: bool,
 ) -> None:
     """Validate manifests, rendered or hand-written: schemas from the real CRDs, then the cross-object
-    rules (PATHS: files or folders; default: <config>/rendered)."""
+    rules (PATHS: files or folders; default: <config>/rendered). The render cache keeps what checking a
+    SkyWalking query gives, nothing else: every file is read and checked each time."""
     from .checks import check_paths, validator_for, versions_of
 
     targets = list(paths) or [config_dir / "rendered"]
-    result = check_paths(targets, validator_for(validator), versions_of(oap_version, rollouts_version))
+    versions = versions_of(oap_version, rollouts_version)
+    cache = _cache(config_dir, cache_dir, no_cache)
+    result = check_paths(targets, validator_for(validator), versions, cache=cache)
     _report(result, output, strict)
 
 

@@ -494,13 +494,21 @@ def _float(text: str) -> float:
 
 
 def manifest_files(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, and every *.yaml / *.yml under the given folders (sorted, recursively)."""
+    """Files as given, and every *.yaml / *.yml under the given folders (sorted by their path below the
+    folder, recursively; os.walk and strings, as pathlib's rglob costs a second at 15,000 files)."""
     files: list[Path] = []
     missing: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            found = [p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-            files.extend(sorted(found, key=lambda p: p.relative_to(path).as_posix()))
+            found = []
+            top = str(path)
+            for root, _, names in os.walk(top):  # not into symlinked folders, as rglob
+                below = os.path.relpath(root, top).replace(os.sep, "/")
+                prefix = "" if below == "." else below + "/"
+                for name in names:  # `Path.suffix`: `.yaml` alone is a name without one
+                    if os.path.splitext(name)[1] in (".yaml", ".yml") and os.path.isfile(f"{root}/{name}"):
+                        found.append(prefix + name)
+            files.extend(path / relative for relative in sorted(found))
         elif path.is_file():
             files.append(path)
         else:

@@ -34,9 +34,9 @@ def test_resolver_is_path_resolve_with_symlinks_and_relative_paths(tmp_path: Pat
         tmp_path / "missing.yaml",
     ]
     for file in files:
-        assert resolve(str(file)) == file.resolve(), file
+        assert resolve(str(file)) == str(file.resolve()), file
     relative = os.path.relpath(files[0])
-    assert resolve(relative) == Path(relative).resolve()
+    assert resolve(relative) == str(Path(relative).resolve())
 
 
 def test_inside_is_is_relative_to_and_relative_to() -> None:
@@ -45,7 +45,7 @@ def test_inside_is_is_relative_to_and_relative_to() -> None:
     for file in ("/work/out/dev/a.yaml", "/work/outside/a.yaml", "/work/out", "/a.yaml", "/work/out2/x"):
         path = Path(file)
         expected = next(((r, path.relative_to(r).as_posix()) for r in roots if path.is_relative_to(r)), None)
-        assert inside(path) == expected, file
+        assert inside(str(path)) == expected, file
 
 
 # ---- the sets of a tree, checked side by side -----------------------------------------------------------
@@ -90,3 +90,15 @@ def test_a_bad_file_in_a_pool_is_the_same_located_error(fleet_tree: Path, tmp_pa
         errors.append(str(caught.value))
     assert errors[0] == errors[1]
     assert f"{broken}:3:1" in errors[0] or f"{broken}:2:" in errors[0], errors[0]
+
+
+def test_manifest_files_are_what_rglob_finds_in_path_order(tmp_path: Path) -> None:
+    for name in ("a.yaml", "b.yml", ".yaml", "c.txt", "d/e.yaml", "d/.hidden.yaml", "d/f/g.yml", "Z.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("a: 1\n")
+    (tmp_path / "link").symlink_to(tmp_path / "d")  # a folder link: not followed
+    (tmp_path / "file-link.yaml").symlink_to(tmp_path / "a.yaml")  # a file link: a file
+    (tmp_path / "folder.yaml").mkdir()
+    found = [p for p in tmp_path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    assert manifest_files([tmp_path]) == sorted(found, key=lambda p: p.relative_to(tmp_path).as_posix())
+    assert len(manifest_files([tmp_path])) == 7
