@@ -285,9 +285,87 @@ def load_source_text(text: str, display: str) -> Loaded:
 
 
 def load_source_file(path: Path, display: str | None = None) -> Loaded:
-    """`load_source_text` of a file; an unreadable file is an InputError, as with `load_file`."""
+    """`load_source_text` of a file within the input bounds (size, nesting, alias expansion); an
+    unreadable file is an InputError, as with `load_file`."""
     shown = display or str(path)
-    return load_source_text(read_text(path, shown), shown)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_text says why
+    if size > MAX_INPUT_BYTES:
+        raise InputError(
+            [
+                Problem(
+                    Location(shown, 1, 1),
+                    f"file is {size:,} bytes, more than the {MAX_INPUT_BYTES:,} a spec or environment "
+                    "file may have",
+                    "split it, or remove what it does not need: a pasted log, a large comment",
+                )
+            ]
+        )
+    text = read_text(path, shown)
+    check_bounds(text, shown)
+    return load_source_text(text, shown)
+
+
+# What a spec or an environment file may be. A pre-commit hook and a bot with push rights read whatever
+# a pull request brings: a file over these bounds is refused with one located message before any YAML
+# library builds it (a "billion laughs" of nested aliases is a few hundred bytes that expand to 10^9
+# values). A thousand services with overrides in one environment file take about 150 KB.
+MAX_INPUT_BYTES = 1 << 20
+MAX_DEPTH = 64  # maps and lists inside each other; the deepest spec field is 6 levels down
+MAX_VALUES = 100_000  # scalars, maps and lists once aliases are expanded
+
+
+def check_bounds(text: str, display: str) -> None:
+    """Refuse a text nested deeper than MAX_DEPTH or expanding to more than MAX_VALUES values, from
+    libyaml's parse events alone (no tree is built, so the check is as cheap as a parse). A text libyaml
+    cannot parse is left to the loader, whose message says why."""
+    sizes: dict[str, int] = {}  # anchor -> the number of values it stands for
+    open_: list[list[Any]] = []  # per open map or list: [its values so far, its anchor]
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(open_) >= MAX_DEPTH:
+                    _out_of_bounds(display, event, f"maps and lists nested more than {MAX_DEPTH} deep")
+                open_.append([0, event.anchor])
+                continue
+            if isinstance(event, yaml.ScalarEvent):
+                count = 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                count = sizes.get(event.anchor or "", 1)  # of an open collection: the loader decides
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                count, anchor = open_.pop()
+                count += 1
+                if anchor:
+                    sizes[anchor] = count
+            else:
+                continue
+            if open_:
+                open_[-1][0] += count
+            if (open_ and open_[-1][0] > MAX_VALUES) or count > MAX_VALUES:
+                _out_of_bounds(
+                    display,
+                    event,
+                    f"more than {MAX_VALUES:,} values once its YAML aliases are expanded",
+                    "a spec needs no aliases this large; write the values out, or use fewer levels of "
+                    "aliases of aliases",
+                )
+    except yaml.MarkedYAMLError as exc:
+        # libyaml stops at its own nesting limit (1,000) while scanning ahead of the events read here
+        if "maximum nesting depth" in str(exc.problem) and exc.problem_mark is not None:
+            _out_of_bounds(display, exc, f"maps and lists nested more than {MAX_DEPTH} deep")
+        return  # any other syntax error: the loader's message says where and why
+    except yaml.YAMLError:
+        return
+
+
+def _out_of_bounds(display: str, where: Any, message: str, hint: str = "") -> None:
+    """`where`: a parse event, or a YAML error (at its problem mark)."""
+    mark = getattr(where, "problem_mark", None) or where.start_mark
+    raise InputError([Problem(Location(display, mark.line + 1, mark.column + 1), message, hint)])
 
 
 def _compose_plain(text: str, display: str) -> list[Loaded]:

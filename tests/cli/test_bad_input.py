@@ -178,3 +178,72 @@ def test_version_label_must_be_a_label_name(example_config: Path) -> None:
     code, _, stderr = render(example_config)
     assert code == 2
     assert 'canary.versionLabel: invalid value "my version" (a Kubernetes label name' in stderr
+
+
+# ---- bounded resources: a file no spec needs is refused before a YAML library builds it ---------------
+
+
+def _billion_laughs() -> str:
+    text = 'lol: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    for level in range(1, 9):
+        text += f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]\n"
+    return text
+
+
+BOUNDS = {
+    "alias bomb in a spec": (
+        "services/reviews.yaml",
+        _billion_laughs(),
+        "services/reviews.yaml:",
+        "more than 100,000 values once its YAML aliases are expanded",
+    ),
+    "alias bomb in an environment file": (
+        "environments/demo.yaml",
+        _billion_laughs(),
+        "environments/demo.yaml:",
+        "more than 100,000 values once its YAML aliases are expanded",
+    ),
+    "10,000 nested flow lists": (
+        "services/reviews.yaml",
+        "x: " + "[" * 10_000 + "]" * 10_000 + "\n",
+        "services/reviews.yaml:",
+        "maps and lists nested more than 64 deep",
+    ),
+    "100 nested flow maps": (
+        "services/reviews.yaml",
+        "x: " + "{a: " * 100 + "1" + "}" * 100 + "\n",
+        "services/reviews.yaml:",
+        "maps and lists nested more than 64 deep",
+    ),
+    "1,000 nested block mappings": (  # 10,000 would be 50 MB of indentation: refused for its size
+        "services/reviews.yaml",
+        "".join(f"{' ' * depth}k:\n" for depth in range(1_000)),
+        "services/reviews.yaml:",
+        "maps and lists nested more than 64 deep",
+    ),
+    "a 50 MB comment": (
+        "services/reviews.yaml",
+        "#" + "x" * (50 << 20) + "\n",
+        "services/reviews.yaml:1:1: file is ",
+        "bytes, more than the 1,048,576 a spec or environment file may have (split it",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BOUNDS))
+def test_a_file_out_of_bounds_is_refused_at_once(example_config: Path, case: str) -> None:
+    import time
+
+    file, appended, where, message = BOUNDS[case]
+    path = example_config / file
+    path.write_text(path.read_text() + appended)
+    before = snapshot(example_config)
+    started = time.monotonic()
+    code, _, stderr = render(example_config)
+    elapsed = time.monotonic() - started
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    line = next(line for line in stderr.splitlines() if message in line)
+    assert line.startswith(where), line
+    assert snapshot(example_config) == before
+    assert elapsed < 10, f"{case}: {elapsed:.1f} s (a bound, not a benchmark: it took a minute before)"
