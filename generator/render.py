@@ -49,7 +49,7 @@ from .spec import (
     select,
     spec_files,
 )
-from .yamlio import dump_manifest, parse_documents
+from .yamlio import MAX_INPUT_BYTES, dump_manifest, parse_documents
 
 if TYPE_CHECKING:  # jinja2 is imported when something is rendered: a warm cache renders nothing (~40 ms)
     import jinja2
@@ -799,9 +799,12 @@ class _Specs:
         self._bytes: dict[str, bytes | None] = {}
 
     def bytes_of(self, name: str) -> bytes | None:
+        """The spec's bytes (its cache key is made of them); None for a file `load` refuses to read."""
         if name not in self._bytes:
             try:
-                self._bytes[name] = self.files[name].read_bytes()
+                path = self.files[name]
+                too_big = path.stat().st_size > MAX_INPUT_BYTES
+                self._bytes[name] = None if too_big else path.read_bytes()
             except OSError:
                 self._bytes[name] = None  # `load` says why
         return self._bytes[name]
@@ -827,7 +830,8 @@ def _resolve_environment(
     manifests only for the `wanted` ones, which this render writes), else loaded, resolved and rendered."""
     env_path = config_dir / ENVIRONMENTS_DIR / f"{env_name}.yaml"
     try:
-        env_bytes: bytes | None = env_path.read_bytes()
+        too_big = env_path.stat().st_size > MAX_INPUT_BYTES
+        env_bytes: bytes | None = None if too_big else env_path.read_bytes()
     except OSError:
         env_bytes = None  # load_environment says why
     env, env_source = None, None

@@ -232,18 +232,13 @@ BOUNDS = {
 
 @pytest.mark.parametrize("case", sorted(BOUNDS))
 def test_a_file_out_of_bounds_is_refused_at_once(example_config: Path, case: str) -> None:
-    import time
-
     file, appended, where, message = BOUNDS[case]
     path = example_config / file
     path.write_text(path.read_text() + appended)
     before = snapshot(example_config)
-    started = time.monotonic()
     code, _, stderr = render(example_config)
-    elapsed = time.monotonic() - started
     assert code == 2, stderr
     assert "Traceback" not in stderr
     line = next(line for line in stderr.splitlines() if message in line)
     assert line.startswith(where), line
     assert snapshot(example_config) == before
-    assert elapsed < 10, f"{case}: {elapsed:.1f} s (a bound, not a benchmark: it took a minute before)"
