@@ -350,8 +350,8 @@ def check_bounds(text: str, display: str) -> None:
                     display,
                     event,
                     f"more than {MAX_VALUES:,} values once its YAML aliases are expanded",
-                    "a spec needs no aliases this large; write the values out, or use fewer levels of "
-                    "aliases of aliases",
+                    "no spec or environment file needs aliases this large: write the values out, or "
+                    "use fewer levels of aliases of aliases",
                 )
     except yaml.MarkedYAMLError as exc:
         # libyaml stops at its own nesting limit (1,000) while scanning ahead of the events read here
