@@ -28,11 +28,13 @@ from typing import Any
 
 from .cache import RenderCache, tool_fingerprint
 
-# The names the render uses (spec.py, tree.py); tests/unit/test_uptodate.py checks they agree.
+# The names and the bound the render uses (spec.py, tree.py, yamlio.py); tests/unit/test_uptodate.py
+# checks they agree (those modules import YAML and jinja2 libraries: a replay imports neither).
 INPUT_FOLDERS = ("services", "environments")
 INDEX_NAME = ".gitops-gen.index"
 TREE_BOOKKEEPING = (".gitops-gen.json", ".gitops-gen.journal", ".gitops-gen.staging")
 RECORD_PART = "passed"
+MAX_INPUT_BYTES = 1 << 20
 
 
 def record_key(config_dir: Path, arguments: Sequence[str], validator: str) -> str | None:
@@ -60,6 +62,10 @@ def _hash_folder(digest: Any, path: str, name: str) -> None:
         relative = f"{name}/{entry.name}"
         if entry.is_dir():
             _hash_folder(digest, entry.path, relative)
+        elif not entry.is_file():  # a pipe or a device (opening a pipe would wait forever): its name
+            digest.update(f"other {relative}\n".encode())
+        elif (info := entry.stat()).st_size > MAX_INPUT_BYTES:  # never read: the render refuses it
+            digest.update(f"large {relative} {info.st_size} {info.st_mtime_ns}\n".encode())
         else:
             with open(entry.path, "rb") as handle:
                 data = handle.read()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from generator import spec, tree, uptodate
+from generator import spec, tree, uptodate, yamlio
 from generator.cache import RenderCache
 from generator.cli import cli
 
@@ -28,6 +28,7 @@ def test_the_names_are_the_renders() -> None:
     assert uptodate.INPUT_FOLDERS == (spec.SERVICES_DIR, spec.ENVIRONMENTS_DIR)
     assert uptodate.INDEX_NAME == tree.INDEX_NAME
     assert uptodate.TREE_BOOKKEEPING == (tree.LEGACY_INDEX_NAME, tree.JOURNAL_NAME, tree.STAGING_NAME)
+    assert uptodate.MAX_INPUT_BYTES == yamlio.MAX_INPUT_BYTES
 
 
 @pytest.mark.parametrize(
@@ -122,3 +123,22 @@ def test_the_key_covers_every_file_below_the_inputs(example_config: Path) -> Non
     (example_config / "services" / "notes" / "x.txt").write_text("x")
     assert len({key, nested, uptodate.record_key(example_config, ["render"], "builtin")}) == 3
     assert uptodate.record_key(example_config / "missing", ["render"], "builtin") is None
+
+
+def test_a_pipe_or_an_oversized_file_among_the_inputs_is_not_read(
+    example_config: Path, tmp_path: Path
+) -> None:
+    import os
+
+    os.mkfifo(example_config / "services" / "notes.yaml")  # not a spec; opening it would block
+    (example_config / "services" / "dump.txt").write_bytes(b"x" * (uptodate.MAX_INPUT_BYTES + 1))
+    key = uptodate.record_key(example_config, ["render"], "builtin")
+    assert key is not None
+    cache = tmp_path / "cache"
+    assert run(example_config, cache).exit_code == 0
+    first = run(example_config, cache, "--check")
+    assert first.exit_code == 0, first.stderr
+    assert run(example_config, cache, "--check").stderr == first.stderr  # replayed
+    big = example_config / "services" / "dump.txt"
+    big.write_bytes(b"y" * (uptodate.MAX_INPUT_BYTES + 2))  # a new size: a new key
+    assert uptodate.record_key(example_config, ["render"], "builtin") != key
