@@ -38,7 +38,8 @@ import orjson
 from .errors import Finding, Location
 from .resources import data_dir
 
-CACHE_FORMAT = 1
+# What an entry holds; another value is a miss (2: an environment's index holds each service's key).
+CACHE_FORMAT = 2
 
 
 def default_folder(config_dir: Path) -> Path:

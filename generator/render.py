@@ -849,7 +849,7 @@ def _resolve_environment(
     keys = {name: entry_key(env_bytes, b) for name in specs.files if (b := specs.bytes_of(name)) is not None}
     # The facts of every service of the environment in one file, each under the key of its inputs: an
     # unchanged environment is one read, and a changed spec one more (its own entry), not one per service.
-    index_key = combined_key("environment index", CACHE_FORMAT_NOTE, env_name)
+    index_key = combined_key("environment index", env_name)
     index = cache.get(index_key, "environment") if cache is not None else None
     indexed = index.get("services") if index is not None else None
     indexed = indexed if isinstance(indexed, dict) else {}
@@ -980,8 +980,6 @@ def _render_batch_in_worker(names: list[str]) -> tuple[bytes, list[Problem]] | N
 _ENVIRONMENT_CLASSES: dict[str, type] = {
     cls.__name__: cls for cls in (Environment, ArgoApp, Gateway, TenancyNames, Retry)
 }
-# Entries from before a change of what an index or a resolved environment holds must not be read as new.
-CACHE_FORMAT_NOTE = "index 2"
 
 
 def _environment_key(env_name: str, env_bytes: bytes, spec_names: Iterable[str]) -> str:
@@ -989,7 +987,6 @@ def _environment_key(env_name: str, env_bytes: bytes, spec_names: Iterable[str])
     service that has no spec is an error)."""
     return combined_key(
         "resolved environment",
-        CACHE_FORMAT_NOTE,
         entry_key(env_bytes, env_name.encode()),
         *sorted(spec_names),
     )
