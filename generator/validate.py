@@ -502,7 +502,13 @@ def manifest_files(paths: Sequence[Path]) -> list[Path]:
         if path.is_dir():
             found = []
             top = str(path)
-            for root, _, names in os.walk(top):  # not into symlinked folders, as rglob
+
+            def unreadable(error: OSError) -> None:  # rglob skipped such a folder without a word
+                missing.append(
+                    Problem(Location(str(error.filename)), f"cannot read folder: {error.strerror}")
+                )
+
+            for root, _, names in os.walk(top, onerror=unreadable):  # not into symlinked folders, as rglob
                 below = os.path.relpath(root, top).replace(os.sep, "/")
                 prefix = "" if below == "." else below + "/"
                 for name in names:  # `Path.suffix`: `.yaml` alone is a name without one

@@ -102,3 +102,17 @@ def test_manifest_files_are_what_rglob_finds_in_path_order(tmp_path: Path) -> No
     found = [p for p in tmp_path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
     assert manifest_files([tmp_path]) == sorted(found, key=lambda p: p.relative_to(tmp_path).as_posix())
     assert len(manifest_files([tmp_path])) == 7
+
+
+def test_an_unreadable_folder_is_an_error_not_skipped(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads a folder whatever its mode: no unreadable folder can be made here")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "a.yaml").write_text("a: 1\n")
+    (tmp_path / "locked").chmod(0)
+    try:
+        with pytest.raises(InputError) as caught:
+            manifest_files([tmp_path])
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    assert f"{tmp_path / 'locked'}: cannot read folder: Permission denied" in str(caught.value)
