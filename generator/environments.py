@@ -64,13 +64,13 @@ class Merged:
         best: tuple[int, Layer] | None = None
         for layer in reversed(self.layers):
             if has_path(layer.data, path):
-                return _location(layer, path)
+                return layer_location(layer, path)
             depth = _matched_depth(layer.data, path)
             if depth and (best is None or depth > best[0]):
                 best = (depth, layer)
         if best is not None:
             depth, layer = best
-            where = _location(layer, path[:depth], at_key=True)
+            where = layer_location(layer, path[:depth], at_key=True)
             return Location(where.path, where.line, where.column, format_field(path))
         spec = self.layers[-1] if self.layers else None
         for layer in self.layers:
@@ -89,7 +89,7 @@ def _matched_depth(data: Any, path: PathTuple) -> int:
     return depth
 
 
-def _location(layer: Layer, path: PathTuple, at_key: bool = False) -> Location:
+def layer_location(layer: Layer, path: PathTuple, at_key: bool = False) -> Location:
     found = position(layer.source.node, layer.file_path(path), at_key)
     line, column = found if found else (1, 1)
     return Location(layer.source.display, line, column, format_field(path))

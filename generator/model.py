@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .environments import Merged, apply_defaults, merge_layers, service_layers
+from .environments import Merged, apply_defaults, layer_location, merge_layers, service_layers
 from .errors import Location, Problem, raise_if_any
 from .expr_check import DEFAULT_ROLLOUTS_VERSION, dialect_for
 from .skywalking import (
@@ -333,11 +333,38 @@ def resolve_service(env: Environment, env_source: SourceFile, spec: SourceFile) 
     """Merge the layers of one service in one environment and build its model, or raise every problem."""
     name = spec.data["name"]
     merged = merge_layers(service_layers(env_source, spec, name))
+    raise_if_any(_identity_problems(merged, name))
     apply_defaults(schema_file("service.schema.json"), merged.data)
     resolver = _ServiceResolver(env, merged, spec.display)
     service = resolver.build()
     raise_if_any(resolver.problems)
     return service
+
+
+def _identity_problems(merged: Merged, name: str) -> list[Problem]:
+    """A service is its name and namespace: no layer may remove them (`name: null`), nor rename it."""
+    problems = []
+    for key in ("name", "namespace"):
+        removed_by = [layer for layer in merged.layers if key in layer.data and layer.data[key] is None]
+        if key not in merged.data:
+            if removed_by:
+                where = layer_location(removed_by[-1], (key,))
+                problems.append(
+                    Problem(where, f"null removes the service's {key}", f"every service needs a {key}")
+                )
+            else:
+                problems.append(
+                    Problem(merged.locate((key,)), f"missing required key '{key}'", "set it in the spec")
+                )
+    if merged.data.get("name", name) != name:
+        problems.append(
+            Problem(
+                merged.locate(("name",)),
+                f"renames the service {name!r} to {merged.data['name']!r}",
+                "a service's name is its spec file's name, the same in every environment",
+            )
+        )
+    return problems
 
 
 class _ServiceResolver:

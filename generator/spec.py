@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, Location, Problem, raise_if_any
+from .limits import DNS_LABEL_MAX, FORMATS, NAME_HINT, name_problem
 from .resources import data_dir
 from .skywalking import fraction_hint
 from .yamlio import PathTuple, format_field, load_source_file, position
@@ -75,8 +76,36 @@ def _validator(name: str, pointer: str = "") -> jsonschema.protocols.Validator:
     schema = service if name == "service.schema.json" else environment
     if pointer:
         schema = {"$ref": f"{name}#{pointer}"}
-    cls = jsonschema.validators.validator_for(service)
-    return cls(schema, registry=registry)
+    base = jsonschema.validators.validator_for(service)
+    # An integer is an int: JSON Schema counts 5.0 (and YAML's `1e3`) as one, but a Rollout's int32 field
+    # does not take `5.0`, and the message belongs at the spec, not at the rendered file.
+    integers = base.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    cls = jsonschema.validators.extend(base, type_checker=integers)  # type: ignore[no-untyped-call]
+    validator: jsonschema.protocols.Validator = cls(
+        schema, registry=registry, format_checker=_format_checker()
+    )
+    return validator
+
+
+@cache
+def _format_checker() -> jsonschema.FormatChecker:
+    """The schemas' own formats (`go-duration`, `repo-url`, ...), each a check in `limits`; the reason
+    it gives becomes the message (`_describe`)."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker(formats=())
+    for name, problem_of in FORMATS.items():
+
+        def check(value: object, problem_of: Callable[[str], str | None] = problem_of) -> bool:
+            problem = problem_of(value) if isinstance(value, str) else None
+            if problem:
+                raise ValueError(problem)
+            return True
+
+        checker.checks(name, raises=ValueError)(check)
+    return checker
 
 
 def service_validator(partial: bool = False) -> jsonschema.protocols.Validator:
@@ -141,6 +170,8 @@ def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
         return f"expected one of {options}; got {_show(instance)}", hint, ()
     if validator == "const":
         return f"expected {_show(error.validator_value)}; got {_show(instance)}", hint, ()
+    if validator == "format":
+        return str(error.cause or error.message), hint, ()
     if validator == "pattern":
         return f"invalid value {_show(instance)}", hint or f"must match {error.validator_value}", ()
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
@@ -210,10 +241,48 @@ def load_source(path: Path, display: str) -> SourceFile:
 
 
 def _yaml_files(folder: Path) -> Iterator[Path]:
+    """The YAML files of services/ or environments/, sorted. Anything else with a YAML name there is a
+    mistake said at once: a folder, a pipe, a link to nothing or to a file outside the config folder (a
+    pull request must not make a hook read the runner's files), an environment whose name (the file's)
+    no Kubernetes object could carry."""
     # scandir knows each entry's type without a stat: this lists a thousand specs on every pre-commit.
     with os.scandir(folder) as entries:
-        found = [e.name for e in entries if e.name.endswith((".yaml", ".yml")) and e.is_file()]
-    yield from (folder / name for name in sorted(found))
+        candidates = sorted((e for e in entries if e.name.endswith((".yaml", ".yml"))), key=lambda e: e.name)
+    problems = []
+    root: str | None = None
+    for entry in candidates:
+        display = Location(f"{folder.name}/{entry.name}")
+        if entry.is_symlink():
+            root = root or os.path.realpath(folder.parent)
+            target = os.path.realpath(entry.path)
+            if not os.path.exists(target):
+                problems.append(
+                    Problem(display, "a symbolic link to nothing", "remove it, or restore its target")
+                )
+                continue
+            if os.path.commonpath([root, target]) != root:
+                problems.append(
+                    Problem(
+                        display,
+                        f"a symbolic link to {target}, outside the config folder",
+                        "copy the file into the config folder: gitops-gen reads nothing outside it",
+                    )
+                )
+                continue
+        if entry.is_dir():
+            problems.append(Problem(display, "a folder, where a YAML file was expected", "move it elsewhere"))
+        elif not entry.is_file():
+            problems.append(Problem(display, "not a regular file", "replace it with a YAML file"))
+        elif folder.name == ENVIRONMENTS_DIR and (reason := name_problem(Path(entry.name).stem)):
+            problems.append(
+                Problem(
+                    display,
+                    f"the environment's name is its file's name, and {reason}",
+                    f"rename the file: {NAME_HINT}, at most {DNS_LABEL_MAX} characters",
+                )
+            )
+    raise_if_any(problems)
+    yield from (folder / entry.name for entry in candidates)
 
 
 def spec_files(config_dir: Path) -> dict[str, Path]:

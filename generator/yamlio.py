@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -51,13 +52,78 @@ def _new_reader() -> YAML:
 
 
 def read_text(path: Path, shown: str) -> str:
-    """A file's text; a missing or unreadable file is an InputError naming it."""
+    """A file's text; a missing or unreadable file, or one that is not UTF-8, is an InputError naming it
+    (and, for a byte that is not UTF-8, its line and column)."""
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputError([Problem(Location(shown), "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(Location(shown), f"cannot read file: {exc}")]) from None
+    except IsADirectoryError:
+        raise InputError([Problem(Location(shown), "a folder, where a YAML file was expected")]) from None
+    except OSError as exc:
+        raise InputError([Problem(Location(shown), f"cannot read file: {exc.strerror or exc}")]) from None
+    return decode_utf8(data, shown)
+
+
+# A byte-order mark of UTF-16 or UTF-32 (YAML allows them; Kubernetes tools and git diffs do not read them).
+_WIDE_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+# What YAML 1.2 lets a stream hold (its `c-printable`, section 5.1): no C0 control but tab and line
+# breaks, no DEL, no C1 control but NEL, no surrogate, no U+FFFE/U+FFFF.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def decode_utf8(data: bytes, shown: str) -> str:
+    """`data` as text, or an InputError at the first byte that is not UTF-8 or character YAML refuses."""
+    for bom, encoding in _WIDE_BOMS.items():
+        if data.startswith(bom):
+            raise InputError(
+                [
+                    Problem(
+                        Location(shown, 1, 1),
+                        f"the file is {encoding} (it starts with a {encoding} byte-order mark)",
+                        "save it as UTF-8",
+                    )
+                ]
+            )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8")
+        line, column = _line_column(before, len(before))
+        raise InputError(
+            [
+                Problem(
+                    Location(shown, line, column),
+                    f"byte 0x{data[exc.start]:02x} is not UTF-8",
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
+    bad = _NOT_PRINTABLE.search(text)
+    if bad:
+        line, column = _line_column(text, bad.start())
+        raise InputError(
+            [
+                Problem(
+                    Location(shown, line, column),
+                    f"character U+{ord(bad.group()):04X} is not allowed in YAML"
+                    + (" (a NUL byte)" if bad.group() == "\0" else ""),
+                    "remove it: YAML files hold printable text only",
+                )
+            ]
+        )
+    return text
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of `text[index]`."""
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
 
 
 def load_file(path: Path, display: str | None = None) -> Any:
@@ -277,11 +343,105 @@ def load_source_text(text: str, display: str) -> Loaded:
         documents = _compose_plain(text, display)
     except (_Undecided, yaml.YAMLError, ValueError, IndexError, RecursionError):
         node = load_text(text, display)
+        problem = _unplain_problem(node, node, (), display)
+        if problem:
+            raise InputError([problem]) from None
         return Loaded(to_plain(node), node)
     loaded = [d for d in documents if d.data is not None]
     if len(loaded) > 1:
         raise InputError([Problem(Location(display, 1, 1), "expected one YAML document, found several")])
     return loaded[0] if loaded else Loaded(None, None)
+
+
+# ---- what a value in a spec may be -------------------------------------------------------------------
+# A spec holds strings, integers, finite numbers, booleans, null, lists and maps with string keys. YAML
+# can say more (tags, `.nan`, `1:` keys, `"\0"` escapes); each is refused at its place, by both readers.
+
+
+def value_problem(value: Any) -> tuple[str, str] | None:
+    """(message, hint) when a scalar is nothing a spec field takes; None when it may be one."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return f"{value} is not a number any field takes", "write a finite number"
+    if isinstance(value, str) and (bad := _NOT_PRINTABLE.search(value)):
+        return (
+            f"the value holds the control character U+{ord(bad.group()):04X}",
+            "remove it: no field takes control characters",
+        )
+    return None
+
+
+def key_problem(key: Any) -> tuple[str, str] | None:
+    """(message, hint) when a mapping key is not a string (YAML reads `1:`, `true:`, `null:` as others)."""
+    if isinstance(key, str):
+        return value_problem(key)
+    shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+    return f"key {shown} is read as {_kind(key)}, not as a string", f"quote it: '{shown}':"
+
+
+def _part(part: Any) -> str:
+    """A key as a field path shows it: `selector.1`, `a.true`."""
+    return part if isinstance(part, str) else "null" if part is None else str(part).lower()
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "an integer", float: "a number"}
+    return next((n for t, n in names.items() if isinstance(value, t)), f"a {type(value).__name__}")
+
+
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+
+
+def _unplain_problem(root: Any, node: Any, path: PathTuple, display: str) -> Problem | None:
+    """The first place of a round-trip node that is no plain value (see `value_problem`), an explicit tag
+    other than YAML's own (`!!python/object`, `!Ref`), or binary, set or complex-key YAML."""
+
+    def at(message: str, hint: str, where: tuple[Any, ...] = path, at_key: bool = False) -> Problem:
+        found = position(root, where, at_key) or (1, 1)  # `where` holds the keys as ruamel built them
+        return Problem(
+            Location(
+                display,
+                found[0],
+                found[1],
+                format_field(
+                    tuple(
+                        p if isinstance(p, int) and i < len(path) else _part(p) for i, p in enumerate(where)
+                    )
+                ),
+            ),
+            message,
+            hint,
+        )
+
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if tag and tag not in _PLAIN_TAGS:
+        shown = tag.replace("tag:yaml.org,2002:", "!!")
+        return at(
+            f"YAML tag {shown} is not allowed",
+            "remove the tag: a spec holds strings, numbers, booleans, lists and maps",
+        )
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if isinstance(key, tuple | list | Mapping):
+                return at("a complex key (a list or map as key) is not allowed", "use a string key")
+            problem = key_problem(key)
+            if problem:
+                return at(*problem, (*path, key), at_key=True)
+            found = _unplain_problem(root, value, (*path, str(key)), display)
+            if found:
+                return found
+        return None
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            found = _unplain_problem(root, item, (*path, index), display)
+            if found:
+                return found
+        return None
+    if isinstance(node, bytes | AbstractSet):
+        return at("binary or set YAML is not allowed", "write the value as a string or a list")
+    problem = value_problem(node)
+    return at(*problem) if problem else None
 
 
 def load_source_file(path: Path, display: str | None = None) -> Loaded:
@@ -323,8 +483,19 @@ def check_bounds(text: str, display: str) -> None:
     cannot parse is left to the loader, whose message says why."""
     sizes: dict[str, int] = {}  # anchor -> the number of values it stands for
     open_: list[list[Any]] = []  # per open map or list: [its values so far, its anchor]
+    anchored: dict[str, int] = {}  # anchor -> the line it is defined on
     try:
         for event in yaml.parse(text, Loader=_Loader):
+            anchor = getattr(event, "anchor", None)
+            if anchor and not isinstance(event, yaml.AliasEvent):
+                if anchor in anchored:
+                    _out_of_bounds(
+                        display,
+                        event,
+                        f"anchor &{anchor} is defined twice (first on line {anchored[anchor]})",
+                        "give each anchor its own name: an alias would mean whichever came last",
+                    )
+                anchored[anchor] = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 if len(open_) >= MAX_DEPTH:
                     _out_of_bounds(display, event, f"maps and lists nested more than {MAX_DEPTH} deep")
@@ -407,12 +578,18 @@ class _Builder:
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag == _QUOTED:
-            return node.value
-        if node.tag != _PLAIN or node.style:
+            value: Any = node.value
+        elif node.tag != _PLAIN or node.style:
             raise _Undecided(node.tag)
-        if self.may_have_tags and self.text[node.start_mark.index] in "!&":
+        elif self.may_have_tags and self.text[node.start_mark.index] in "!&":
             raise _Undecided("a tag on a plain scalar")
-        return construct_plain(node.value)
+        else:
+            value = construct_plain(node.value)
+        unusual = not isinstance(value, str | int) or (isinstance(value, str) and not value.isprintable())
+        if unusual and value_problem(value):
+            # ruamel reads the file again and `_unplain_problem` says where, with the field's path
+            raise _Undecided("no plain value")
+        return value
 
     def mapping(self, node: yaml.MappingNode) -> Loaded:
         data: dict[str, Any] = {}
@@ -421,8 +598,8 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _Undecided("a complex key")
             key = self.scalar(key_node)
-            if isinstance(key, float):  # str() of ruamel's ScalarFloat is its own business
-                raise _Undecided("a float key")
+            if not isinstance(key, str) and key_problem(key):
+                raise _Undecided("a key that is no string")
             if key in marks:  # ruamel words the duplicate key error
                 raise _Undecided("a duplicate key")
             value, child = self.build(value_node)
@@ -484,7 +661,7 @@ def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int
     current = node
     for index, part in enumerate(path):
         last = index == len(path) - 1
-        if isinstance(current, CommentedMap) and isinstance(part, str) and part in current:
+        if isinstance(current, CommentedMap) and part in current:
             line, column = current.lc.value(part) if last and not at_key else current.lc.key(part)
             found = (line + 1, column + 1)
             current = current[part]
@@ -700,6 +877,8 @@ def to_plain(node: Any) -> Any:
         return [to_plain(v) for v in node]
     if isinstance(node, str):
         return str(node)
+    if type(node).__name__ == "TaggedScalar":  # `!!str 5`: the only tag `_unplain_problem` lets through
+        return str(node.value)
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):

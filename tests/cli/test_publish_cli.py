@@ -62,14 +62,14 @@ def test_environments_publishing_to_different_repositories_need_repo(
     demo = (example_config / "environments/demo.yaml").read_text()
     (example_config / "environments/prod.yaml").write_text(
         demo.replace(
-            "https://github.com/tetrateio/tsb-gitops-demo.git", "https://user:tok3n@git.example.com/prod.git"
+            "https://github.com/tetrateio/tsb-gitops-demo.git", "https://git.example.com/prod.git"
         ).replace("cp-cluster-1", "cp-cluster-2")
     )
     result = publish(example_config)
     assert result.exit_code == 2
     assert result.stderr == (
         "environments/: gitops.repoURL: the environments publish to different places (demo: "
-        "https://github.com/tetrateio/tsb-gitops-demo.git, prod: https://***@git.example.com/prod.git) "
+        "https://github.com/tetrateio/tsb-gitops-demo.git, prod: https://git.example.com/prod.git) "
         "(pass --repo, or publish them one at a time with --env)\n"
     )
     work = repo(tmp_path / "clone")

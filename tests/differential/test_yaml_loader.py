@@ -79,7 +79,12 @@ def where(node: Any, path: tuple[str | int, ...], at_key: bool) -> Any:
 
 
 def reference(text: str) -> tuple[Any, Any]:
+    """ruamel's reading, with gitops-gen's one policy on top: no tags, non-string keys or non-finite
+    numbers (`yamlio._unplain_problem`, which both readers apply)."""
     node = load_text(text, "f.yaml")
+    problem = yamlio._unplain_problem(node, node, (), "f.yaml")
+    if problem:
+        raise InputError([problem])
     return to_plain(node), node
 
 
@@ -150,9 +155,9 @@ DECIDED = {
     "nulls": "a: ~\nb: null\nc: Null\nd: NULL\ne:\nf: nULL\ng: ''\nh: \"~\"\n",
     "ints": "a: 0123\nb: 0o17\nc: 0x1F\nd: 0x1f\ne: 0b101\nf: -0o17\ng: +12\nh: 1_000\ni: 0\nj: -0\nk: 08\n"
     "l: 0X1F\nm: 0O17\nn: 12_\no: 0b2\np: 1:20\nq: 0x_1F\nr: 0o_7\n",
-    "floats": "a: 1e3\nb: 1.5\nc: .inf\nd: -.inf\ne: +.Inf\nf: .NaN\ng: .5\nh: -1.5e-3\ni: 1.\nj: 1E3\n"
-    "k: 1_0.5_0\nl: .5e+3\nm: .5e3\nn: +.5\no: -.nan\np: 1.0e\nq: -0.0\nr: 6.8523015e+5\ns: .\n",
-    "keys": "1: a\n0x10: b\nfalse: c\n~: d\n'q': e\n\"dq\": f\nyes: g\n-1: h\n",
+    "floats": "a: 1e3\nb: 1.5\ng: .5\nh: -1.5e-3\ni: 1.\nj: 1E3\n"
+    "k: 1_0.5_0\nl: .5e+3\nm: .5e3\nn: +.5\np: 1.0e\nq: -0.0\nr: 6.8523015e+5\ns: .\n",
+    "keys": "'q': e\n\"dq\": f\nyes: g\n'1': h\n",
     "empty values": "a:\nb:\n  c:\n  d:\ne: [a, ~]\nf:\n  -\n  - x\n  -\ng: {h: , i: }\n? j\nk: &x\nl: *x\n",
     "flow": "a: {b: 1, c: [x, 'y', \"z\", {d: e}], f: {}}\ng: []\nh: [ [1, 2], [3] ]\n",
     "block in flow styles": "a:\n- b\n-   c: 1\n    d: 2\n- - x\n  - y\n-\n- [1]\n",
@@ -211,6 +216,17 @@ UNDECIDED = {
     "duplicate bool and int": "1: a\ntrue: b\n",
     "duplicate quoted": "a: 1\n'a': 2\n",
     "float key": "1.5: a\n",
+    "int key": "1: a\n",
+    "hex key": "a:\n  0x10: b\n",
+    "bool key": "x: 1\nfalse: c\n",
+    "null key": "~: d\n",
+    "negative key": "-1: h\n",
+    "infinity": "a: [1, .inf]\n",
+    "negative infinity": "a:\n  b: -.inf\n",
+    "not a number": "a: .NaN\n",
+    "negative nan": "o: -.nan\n",
+    "nul escape": 'a: "x\\0y"\n',
+    "bell escape in a key": '"\\a": 1\n',
     "complex key": "? [a, b]\n: 1\n",
     "flow syntax error": "a: [5\nb: 1\n",
     "bad indentation": "a:\n  b: 1\n c: 2\n",

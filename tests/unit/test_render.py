@@ -16,12 +16,9 @@ def write(path: Path, text: str) -> None:
 
 
 def test_a_value_holding_a_newline_and_kind_secret_stays_one_scalar(example_config: Path) -> None:
-    env = example_config / "environments" / "demo.yaml"
-    # Annotation values are free text: the hostile value reaches every direct-mode object of the env.
-    write(
-        env,
-        env.read_text().replace("organization: tetrate", f"organization: {yaml.safe_dump(HOSTILE).strip()}"),
-    )
+    # A regex path and a condition are free text; names are not (a DNS-1123 name takes no newline).
+    page = example_config / "services" / "productpage.yaml"
+    write(page, page.read_text().replace("- prefix: /static", f"- regex: {yaml.safe_dump(HOSTILE).strip()}"))
     spec = example_config / "services" / "reviews.yaml"
     write(
         spec,
@@ -34,18 +31,18 @@ def test_a_value_holding_a_newline_and_kind_secret_stays_one_scalar(example_conf
         documents = list(yaml.safe_load_all(manifest.text))
         assert len(documents) == 1
         assert documents[0] == manifest.obj
-    rollout_dr = next(m for m in manifests if m.path.endswith("reviews/destinationrule.yaml"))
-    assert rollout_dr.obj["metadata"]["annotations"]["tsb.tetrate.io/organization"] == HOSTILE
+    ingress = next(m for m in manifests if m.kind == "VirtualService" and m.name == "bookinfo")
+    assert {"uri": {"regex": HOSTILE}} in [m for route in ingress.obj["spec"]["http"] for m in route["match"]]
     template = next(m for m in manifests if m.kind == "AnalysisTemplate")
     assert template.obj["spec"]["metrics"][0]["successCondition"] == HOSTILE
 
 
 def test_quotes_and_braces_in_values_are_encoded(example_config: Path) -> None:
-    env = example_config / "environments" / "demo.yaml"
-    write(env, env.read_text().replace("tenant: bookinfo", "tenant: 'bo\"ok}{{ args.x }}'"))
+    spec = example_config / "services" / "reviews.yaml"
+    write(spec, spec.read_text().replace("threshold: 0.99", "successCondition: 'bo\"ok}{{ args.x }}'"))
     manifests = render_all(example_config)
-    workspace = next(m for m in manifests if m.kind == "Workspace")
-    assert workspace.obj["metadata"]["annotations"]["tsb.tetrate.io/tenant"] == 'bo"ok}{{ args.x }}'
+    template = next(m for m in manifests if m.kind == "AnalysisTemplate")
+    assert template.obj["spec"]["metrics"][0]["successCondition"] == 'bo"ok}{{ args.x }}'
 
 
 def test_parse_back_rejects_two_documents_or_another_kind() -> None:

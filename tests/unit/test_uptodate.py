@@ -130,7 +130,7 @@ def test_a_pipe_or_an_oversized_file_among_the_inputs_is_not_read(
 ) -> None:
     import os
 
-    os.mkfifo(example_config / "services" / "notes.yaml")  # not a spec; opening it would block
+    os.mkfifo(example_config / "services" / "notes.fifo")  # not a spec; opening it would block
     (example_config / "services" / "dump.txt").write_bytes(b"x" * (uptodate.MAX_INPUT_BYTES + 1))
     key = uptodate.record_key(example_config, ["render"], "builtin")
     assert key is not None
