@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import fcntl
 import functools
 import json
@@ -79,6 +80,23 @@ class TreeError(GeneratorError):
 
 class NotOwned(TreeError):
     """A file the render would write exists, differs, and gitops-gen did not write it."""
+
+
+class LinkInTree(Exception):
+    """A symbolic link where the tree holds a file or a folder: reading or writing through it could reach
+    anything outside the tree (a link committed to the GitOps repo, made by hand in --out)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def _link_problem(out_dir: Path, link: str) -> Problem:
+    return Problem(
+        Location(str(out_dir / link)),
+        "is a symbolic link: gitops-gen reads and writes nothing through a link in its tree",
+        "replace the link with the folder or file itself, or remove it, and render again",
+    )
 
 
 class OutputBusy(GeneratorError):
@@ -212,6 +230,7 @@ class _View:
         self.out_dir = out_dir
         self._root = str(out_dir)  # plain string joins: a fleet's plan reads 15,000 files
         self.pending: dict[str, bytes | None] = {}
+        self._folders: dict[str, bool] = {}  # folder -> no link on the way to it
         journal = _read_journal(out_dir)
         if journal is not None:
             for blob, target in journal.replace:
@@ -221,10 +240,48 @@ class _View:
             self.pending.update(dict.fromkeys(journal.remove))
 
     def read(self, path: str) -> bytes | None:
-        """The file's bytes, or None if there is none. A folder in the way raises IsADirectoryError."""
+        """The file's bytes, or None if there is none. A folder in the way raises IsADirectoryError, a
+        symbolic link (the file or a folder above it) LinkInTree."""
         if path in self.pending:
             return self.pending[path]
-        return self._read(os.path.join(self._root, path))
+        folder = path.rpartition("/")[0]
+        if folder and not self._real_folder(folder):
+            raise LinkInTree(self._first_link(folder))
+        try:
+            fd = os.open(os.path.join(self._root, path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+                raise LinkInTree(path) from None
+            if exc.errno == errno.EISDIR:
+                raise IsADirectoryError(exc.errno, exc.strerror, exc.filename) from None
+            if exc.errno == errno.ENOTDIR:
+                return None
+            raise TreeError(f"{os.path.join(self._root, path)}: cannot read: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+
+    def _real_folder(self, folder: str) -> bool:
+        """No part of `folder` (below the root) is a symbolic link; each folder is asked once per plan."""
+        known = self._folders.get(folder)
+        if known is None:
+            parent = folder.rpartition("/")[0]
+            try:
+                is_link = os.path.islink(os.path.join(self._root, folder))
+            except OSError:
+                is_link = False
+            known = not is_link and (not parent or self._real_folder(parent))
+            self._folders[folder] = known
+        return known
+
+    def _first_link(self, folder: str) -> str:
+        parts = folder.split("/")
+        for depth in range(1, len(parts) + 1):
+            candidate = "/".join(parts[:depth])
+            if os.path.islink(os.path.join(self._root, candidate)):
+                return candidate
+        return folder
 
     @staticmethod
     def _read(path: Path | str) -> bytes | None:
@@ -426,6 +483,8 @@ def plan_tree(out_dir: Path, manifests: Sequence[Manifest], scope: Scope = Scope
             legacy = index_bytes is not None
     except IsADirectoryError:
         raise TreeError(f"{out_dir / INDEX_NAME}: is a folder, not gitops-gen's ownership index") from None
+    except LinkInTree as link:
+        raise NotOwned([_link_problem(out_dir, link.path)]) from None
     index_at = out_dir / (LEGACY_INDEX_NAME if legacy else INDEX_NAME)
     old_index = None if index_bytes is None else _decode(index_bytes)
     index = Index() if index_bytes is None else _parse_index(index_bytes, index_at)
@@ -435,9 +494,15 @@ def plan_tree(out_dir: Path, manifests: Sequence[Manifest], scope: Scope = Scope
     added, changed, unchanged, adopted = [], [], [], []
     old_texts: dict[str, str] = {}
     conflicts = []
+    links: set[str] = set()
     for path, manifest in sorted(by_path.items()):
         try:
             old = view.read(path)
+        except LinkInTree as link:
+            if link.path not in links:
+                links.add(link.path)
+                conflicts.append(_link_problem(out_dir, link.path))
+            continue
         except IsADirectoryError:
             conflicts.append(
                 Problem(
@@ -485,6 +550,8 @@ def plan_tree(out_dir: Path, manifests: Sequence[Manifest], scope: Scope = Scope
             old = view.read(path)
         except IsADirectoryError:  # not a file any more: not ours to delete
             continue
+        except LinkInTree as link:  # deleting through it could delete a file outside the tree
+            raise NotOwned([_link_problem(out_dir, link.path)]) from None
         if old is not None:
             removed.append(path)
             old_texts[path] = _decode(old)
@@ -790,8 +857,8 @@ def _check_current(plan: TreePlan) -> None:
     for path, text in expected:
         try:
             current = view.read(path)
-        except IsADirectoryError:
-            current = b"\0"  # a folder: never equal to a text
+        except (IsADirectoryError, LinkInTree):
+            current = b"\0"  # a folder or a link: never equal to a text
         if (None if current is None else _decode(current)) != text:
             raise OutputBusy(
                 f"{plan.out_dir / path}: changed while gitops-gen was rendering; nothing was "
