@@ -5,9 +5,12 @@ writes its own index and allows empty commits. A failing command becomes a `Tool
 that shows the command, its exit status and its output, with credentials removed.
 
 Credentials: a URL such as `https://user:token@host/repo.git` may reach us from a flag or an environment
-file. `redact` removes the user-info part of every URL in a text, and the literal secrets of the URLs we
-were given (also percent-decoded) wherever they appear, and is applied to every message, exception text
-and log line this module produces, error paths included (GitPython's GitCommandError carries the command
+file. They never reach the disk: git is given the URL without its user-info (a clone writes its URL into
+`.git/config`, where a killed run would leave it), and the user name and password reach only the git
+processes that talk to the remote, in their environment, through a credential helper (`Credential`).
+`redact` removes the user-info part of every URL in a text, and the literal secrets of the URLs we were
+given (also percent-decoded) wherever they appear, and is applied to every message, exception text and
+log line this module produces, error paths included (GitPython's GitCommandError carries the command
 line).
 
 Environment: git obeys dozens of `GIT_*` variables, and a command started from a git hook or `git rebase
@@ -82,6 +85,82 @@ def secrets_of(url: str) -> tuple[str, ...]:
     if len(secret) < 3:  # redacting "x" everywhere would mangle every message; such a secret is no secret
         return ()
     return tuple(sorted({secret, urllib.parse.unquote(secret)}, key=len, reverse=True))
+
+
+# git runs a helper starting with "!" as a shell snippet, the operation (get, store, erase) appended
+# (gitcredentials(7), "Custom helpers"). This one answers `get` from its own environment and ignores
+# `store` and `erase`, so the secret is never handed to a helper that keeps it.
+_HELPER = (
+    '!f() { test "$1" = get || return 0; '
+    'printf \'username=%s\\npassword=%s\\n\' "$GITOPS_GEN_GIT_USERNAME" "$GITOPS_GEN_GIT_PASSWORD"; }; f'
+)
+_HTTP_USERINFO = re.compile(
+    r"^(?P<scheme>https?://)(?P<userinfo>[^/@]*)@(?P<rest>(?P<host>[^/?#]*).*)$", re.I
+)
+_ANY_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<userinfo>[^/@]*)@")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """The user-info of an http(s) URL, percent-decoded as git decodes it (`%40` is `@`; `+` stays `+`).
+
+    It reaches git through environment variables of each process that talks to the remote, never a file:
+    GIT_CONFIG_COUNT/GIT_CONFIG_KEY_<n>/GIT_CONFIG_VALUE_<n> (git-config(1), ENVIRONMENT) add, after the
+    user's own settings, an empty `credential.helper`, which resets the list of helpers (git-config(1),
+    `credential.helper`: "If the helper is set to the empty string, this resets the helper list to
+    empty"), then `_HELPER`, scoped to the URL's scheme, host and port. So a helper the user configured
+    can neither answer first with other credentials nor be asked to `store` these (`store` would write
+    them to ~/.git-credentials), and a redirect to another host is not given them. URLs without
+    user-info are left to the user's helpers as usual."""
+
+    scope: str  # scheme://host[:port], the URL the helper is configured for
+    username: str
+    password: str  # empty for `https://<token>@host/...`, as pressing Enter at git's prompt gives
+
+    def env(self, inherited: Mapping[str, str]) -> dict[str, str]:
+        """The variables that give one git process these credentials, after the inherited
+        GIT_CONFIG_KEY_<n>/GIT_CONFIG_VALUE_<n> settings (kept, see KEPT_VARIABLES)."""
+        count = inherited.get("GIT_CONFIG_COUNT", "").strip() or "0"
+        if not count.isdigit():
+            raise GeneratorError(f"GIT_CONFIG_COUNT={count!r}: expected a number, as git does")
+        n = int(count)
+        return {
+            "GIT_CONFIG_COUNT": str(n + 2),
+            f"GIT_CONFIG_KEY_{n}": "credential.helper",
+            f"GIT_CONFIG_VALUE_{n}": "",
+            f"GIT_CONFIG_KEY_{n + 1}": f"credential.{self.scope}.helper",
+            f"GIT_CONFIG_VALUE_{n + 1}": _HELPER,
+            "GITOPS_GEN_GIT_USERNAME": self.username,
+            "GITOPS_GEN_GIT_PASSWORD": self.password,
+        }
+
+
+def split_credentials(url: str) -> tuple[str, Credential | None]:
+    """`url` without user-info, and the credentials it held. Only http(s) URLs carry credentials (git asks
+    credential helpers for those alone); a password in another URL (`ssh://user:pw@host/...`) is refused,
+    since ssh would not use it and the clone would write it to disk. A user name stays in such URLs."""
+    match = _HTTP_USERINFO.match(url)
+    if match is None:
+        other = _ANY_USERINFO.match(url)
+        if other is not None and ":" in other.group("userinfo"):
+            raise GeneratorError(
+                f"{redact(url)}: {other.group('scheme')} does not use a password from the URL, and the clone "
+                "would write it to disk; give credentials in an http(s) URL, or use an SSH key"
+            )
+        return url, None
+    user, colon, password = match.group("userinfo").partition(":")
+    # git's credential_from_url: %XX only (never `+`), on bytes; surrogateescape carries any byte through
+    # to the environment of git
+    user, password = (urllib.parse.unquote(v, errors="surrogateescape") for v in (user, password))
+    if any(c in user + password for c in "\n\r\0"):
+        raise GeneratorError(
+            f"{redact(url)}: the user name or password holds a line break or NUL, which git's credential "
+            "protocol cannot carry (git refuses such URLs too)"
+        )
+    scheme = match.group("scheme")
+    return scheme + match.group("rest"), Credential(
+        f"{scheme}{match.group('host')}", user, password if colon else ""
+    )
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -161,11 +240,17 @@ class Git:
     folder: Path
     secrets: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
+    credential: Credential | None = field(default=None, repr=False)  # given to `network` commands only
     _git: Any = field(default=None, compare=False, repr=False)
 
     @staticmethod
-    def at(folder: Path, secrets: Sequence[str] = (), timeout: float = DEFAULT_TIMEOUT) -> Git:
-        return Git(folder, tuple(secrets), timeout, git.Git(str(folder)))
+    def at(
+        folder: Path,
+        secrets: Sequence[str] = (),
+        timeout: float = DEFAULT_TIMEOUT,
+        credential: Credential | None = None,
+    ) -> Git:
+        return Git(folder, tuple(secrets), timeout, credential, git.Git(str(folder)))
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
@@ -179,14 +264,18 @@ class Git:
         network: bool = False,
     ) -> Result:
         """`git <command> <args>`; raises ToolError on a non-zero exit unless `check` is False.
-        `network` commands are killed after `timeout` seconds."""
+        `network` commands are killed after `timeout` seconds, and get the credentials: no other git
+        process sees them."""
         runner = getattr(self._git, command.replace("-", "_"))
+        variables = dict(env or {})
+        if network and self.credential is not None:
+            variables |= self.credential.env(os.environ)
         try:
             status, stdout, stderr = runner(
                 *args,
                 with_exceptions=False,
                 with_extended_output=True,
-                env=dict(env or {}),
+                env=variables,
                 kill_after_timeout=self.timeout if network else None,
             )
         except git.GitCommandNotFound as exc:  # no git at all
@@ -242,19 +331,15 @@ def is_bare(folder: Path) -> bool:
 
 
 def clone(url: str, dest: Path, secrets: Sequence[str] = (), timeout: float = DEFAULT_TIMEOUT) -> Git:
-    """Clone without checking anything out (the caller checks out the branch it needs)."""
-    parent = Git.at(dest.parent, secrets, timeout)
-    result = parent.run(
-        "clone", "--no-checkout", "--no-tags", "--", url, str(dest), check=False, network=True
-    )
+    """Clone without checking anything out (the caller checks out the branch it needs). The clone's
+    remote is `url` without user-info; its credentials go with each fetch and push (`Credential`)."""
+    bare, credential = split_credentials(url)
+    parent = Git.at(dest.parent, secrets, timeout, credential)
+    args = ("--no-checkout", "--no-tags", "--", bare, str(dest))
+    result = parent.run("clone", *args, check=False, network=True)
     if result.status != 0:
-        raise parent.failure(
-            "clone",
-            ("--no-checkout", "--no-tags", "--", url, str(dest)),
-            result,
-            f"cannot clone {redact(url, secrets)}",
-        )
-    return Git.at(dest, secrets, timeout)
+        raise parent.failure("clone", args, result, f"cannot clone {redact(url, secrets)}")
+    return Git.at(dest, secrets, timeout, credential)
 
 
 def current_branch(g: Git) -> str | None:

@@ -6,7 +6,8 @@ The steps, each of which can stop the run before the repository is touched:
   2. resolve the target: `--repo`, `--branch`, `--path`, else the environments' `gitops.repoURL`, `branch`
      and `path`, which must agree (exit 2 otherwise);
   3. open the repository: a local working clone is used in place; a URL (or a bare repository) is cloned
-     into a temporary folder, deleted at the end;
+     into a temporary folder, deleted at the end (and by the next run, when this one was killed: see
+     `scratch_folder`); credentials in the URL never reach the disk (see `gitops.Credential`);
   4. in a local clone, refuse (exit 2) when a file gitops-gen owns (listed in the ownership index, or the
      index itself) has uncommitted changes; other dirty files are left alone and never committed;
   5. write the tree (tree.plan_tree + apply_plan), `git add` exactly the owned, written and deleted files,
@@ -23,8 +24,13 @@ against the target branch (`pr_body`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import fcntl
+import os
 import posixpath
 import re
+import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -59,6 +65,8 @@ from .tree import (
 from .yamlio import parse_documents
 
 PR_PREFIX = "gitops-gen/"
+SCRATCH_PREFIX = "gitops-gen-publish-"
+_SCRATCH_MARK = ".locked"  # present once the folder's flock is held
 _SUBJECT_WIDTH = 72
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^(?:[^@/:\s]+@)?[^@/:\s]+:(?!//)")
 
@@ -181,6 +189,82 @@ def pr_branch_name(source: Source | None, envs: Sequence[str] = (), services: Se
         if selected:
             name += "-" + "-".join(re.sub(r"[^A-Za-z0-9._]+", "_", item) for item in selected)
     return name
+
+
+# ---- the temporary folder -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch_folder(root: Path) -> Iterator[Path]:
+    """A new private folder in `root` for the clone and git's input files, removed at the end.
+
+    The run holds an exclusive flock on the folder itself (as tree._locked does) while it lives; the
+    kernel drops it when the process dies, however it dies, and the descriptor is not inherited by git
+    (PEP 446), so a git left running by a killed run does not hold it either. `_SCRATCH_MARK` is written
+    only once the lock is held: `sweep_scratch` leaves a folder without it alone, so it can never take a
+    folder that is being set up for one that was abandoned (a run killed before the mark leaves an empty
+    folder, which stays)."""
+    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=root))
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # uncontended: no sweep takes a folder without the mark
+        (folder / _SCRATCH_MARK).touch()
+        yield folder
+    finally:
+        _remove(folder)
+        os.close(fd)
+
+
+def _remove(folder: Path) -> None:
+    """The mark last: a run killed while removing its folder leaves one the next sweep still takes.
+    Errors are ignored for the same reason: what is left, the next sweep removes."""
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name == _SCRATCH_MARK:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_scratch(root: Path) -> list[Path]:
+    """Remove the folders of publish runs that were killed (SIGKILL, the OOM killer, a cancelled CI job):
+    each holds a clone, which must not pile up. A folder goes only when its lock can be taken, that is when
+    no process holds it any more; folders of runs still going, of other users, without the mark, or that
+    are not plain folders (a symlink planted in /tmp) are left alone. Returns the folders removed."""
+    try:
+        entries = [e for e in os.scandir(root) if e.name.startswith(SCRATCH_PREFIX)]
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # gone meanwhile, or not ours to open
+        try:
+            try:
+                os.stat(_SCRATCH_MARK, dir_fd=fd, follow_symlinks=False)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                now, held = os.stat(entry.path, follow_symlinks=False), os.fstat(fd)
+            except OSError:
+                continue  # no mark (being set up, or not ours), its run is alive, or another sweep took it
+            if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):  # still the folder we locked
+                _remove(Path(entry.path))
+                removed.append(Path(entry.path))
+        finally:
+            os.close(fd)
+    return removed
 
 
 # ---- the repository -----------------------------------------------------------------------------------
@@ -355,10 +439,14 @@ def publish(options: PublishOptions) -> PublishResult:
     with gitops.git_environment():
         source = gitops.source_commit(options.config_dir)
         pr = pr_branch_name(source, options.envs, options.services) if options.pr_branch else None
-        with tempfile.TemporaryDirectory(prefix="gitops-gen-publish-") as tmp:
-            scratch = Path(tmp)
-            with _open(target.repo, scratch, options.timeout) as work:
-                return _publish(work, options, target, manifests, source, pr, validation, scratch)
+        root = Path(tempfile.gettempdir())
+        swept = sweep_scratch(root)
+        with scratch_folder(root) as scratch, _open(target.repo, scratch, options.timeout) as work:
+            result = _publish(work, options, target, manifests, source, pr, validation, scratch)
+    if not swept:
+        return result
+    note = f"removed {len(swept)} temporary folder(s) left in {root} by killed publish runs"
+    return dataclasses.replace(result, notes=(note, *result.notes))
 
 
 def _start(work: Work, target: Target, pr: str | None) -> tuple[str, str | None]:

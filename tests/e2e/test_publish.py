@@ -325,10 +325,16 @@ def test_credentials_never_appear(config: Path, where: str, userinfo: str) -> No
         env.write_text(env.read_text().replace("https://github.com/tetrateio/tsb-gitops-demo.git", url))
         args = []
     result = publish(config, *args, "--push")
-    assert result.exit_code == 3
     assert "s3cr3t" not in result.output
+    if where == "environment file":  # every Application would carry it into the GitOps repository
+        assert result.exit_code == 2
+        assert "gitops.repoURL: https://***@127.0.0.1:" in result.stderr
+        assert "holds credentials" in result.stderr
+        return
+    assert result.exit_code == 3
     assert "cannot clone https://***@127.0.0.1:" in result.stderr
-    assert "`git clone --no-checkout --no-tags -- https://***@127.0.0.1:" in result.stderr
+    # git is given the URL without them (they go in its environment): it cannot show them
+    assert "`git clone --no-checkout --no-tags -- https://127.0.0.1:" in result.stderr
 
 
 # ---- pull requests ------------------------------------------------------------------------------------
