@@ -16,6 +16,7 @@ import functools
 import json
 import marshal
 import posixpath
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -102,16 +103,69 @@ class Manifest:
 
 @functools.cache
 def _templates() -> jinja2.Environment:
-    """Compiled once per process; jinja2 caches each compiled template inside the environment."""
-    import jinja2
+    """Compiled once per process; jinja2 caches each compiled template inside the environment.
 
-    return jinja2.Environment(
+    Sandboxed, though no value ever becomes template source (every one enters through `tojson`): should a
+    template one day evaluate one, it reaches no `_` attribute, no function or frame internals and no
+    unsafe callable (SecurityError). Immutable rather than plain sandboxed: the templates only read, and
+    what they read is the model itself, which later templates and the render cache read after them, so
+    `.update()`, `.append()` and the like on a dict or list are refused too. Measured: a third more
+    template time than jinja2.Environment (~50 us a manifest; SandboxedEnvironment ~10 us), a few per cent
+    of a fleet render."""
+    import jinja2
+    import jinja2.sandbox
+
+    environment = jinja2.sandbox.ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
         trim_blocks=False,
     )
+    environment.filters["tojson"] = _tojson
+    return environment
+
+
+def _tojson(value: Any) -> str:
+    """A value as the YAML flow scalar, sequence or mapping that reads back as exactly that value: JSON
+    (which YAML reads as such), ASCII only, so no character of a value is a line break, a comment, an
+    indicator or a tag to the YAML reader.
+
+    jinja2's own `tojson` to the byte (sorted keys; `<`, `>`, `&` and `'` escaped, which YAML reads
+    back), but for characters beyond U+FFFF: JSON writes one as a UTF-16 surrogate pair, `\\ud83d\\ude00`,
+    which libyaml refuses ("invalid Unicode character escape code") and PyYAML's Python reader turns
+    into two lone surrogates; YAML has its own 32-bit escape, `\\U0001f600`."""
+    text = (
+        json.dumps(value, sort_keys=True, default=_not_json)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027")
+    )
+    return _SURROGATE_PAIR.sub(_one_escape, text) if "\\ud" in text else text
+
+
+def _not_json(value: Any) -> Any:
+    """What json.dumps cannot encode. An Undefined (a missing attribute, or one the sandbox refused)
+    raises its own error (UndefinedError, SecurityError) rather than "not JSON serializable": both are
+    template errors, which `_render` reports with the template's name."""
+    import jinja2
+
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    raise jinja2.TemplateRuntimeError(f"tojson: a {type(value).__name__} is not a JSON value")
+
+
+# An escaped backslash is matched as a whole, so that `\\ud83d` in the JSON (a backslash, then the text
+# `ud83d`) is never read as an escape.
+_SURROGATE_PAIR = re.compile(r"\\\\|\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def _one_escape(match: re.Match[str]) -> str:
+    if match.group(1) is None:  # an escaped backslash
+        return match.group(0)
+    high, low = int(match.group(1), 16) - 0xD800, int(match.group(2), 16) - 0xDC00
+    return f"\\U{0x10000 + (high << 10) + low:08x}"
 
 
 @dataclass(frozen=True)
