@@ -65,7 +65,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a schema is compiled: a warm ca
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator as SchemaValidator
 from .resources import data_dir
-from .yamlio import LazyNode, PathTuple, format_field, position, syntax_problem
+from .yamlio import LazyNode, PathTuple, check_bounds, decode_utf8, format_field, position, syntax_problem
 
 # Kubernetes' own API groups ("" is core `v1`). No schema is shipped for them: objects of these groups are
 # skipped by both validators (unless a schema file for the kind exists), never reported as missing.
@@ -283,7 +283,8 @@ def load_text(text: str, path: str) -> list[LoadedObject]:
     try:
         return _objects(_fast_documents(text), path)
     except _SlowPath:
-        pass
+        # ruamel builds what it reads, aliases expanded, recursively: bounded first
+        check_bounds(text, path, MAX_MANIFEST_DEPTH, MAX_MANIFEST_VALUES)
     try:
         documents = list(_reader().load_all(text))
     except MarkedYAMLError as exc:
@@ -363,9 +364,9 @@ def _plain_tag(value: str) -> str:
     return _STR
 
 
-# Deeper than this, the fast reading leaves the text to ruamel (whose reading decides, as for any text
-# the recursion limit used to stop here).
-_FAST_DEPTH = 500
+# Deeper than this, the fast reading leaves the text to ruamel, after `check_bounds` refuses it: a
+# manifest may nest MAX_MANIFEST_DEPTH (below) deep, whichever way it is read.
+_FAST_DEPTH = 200
 
 
 def _fast_documents(text: str) -> list[tuple[Any, Any, Any]]:
@@ -538,13 +539,29 @@ def load_manifests(paths: Sequence[Path]) -> list[LoadedObject]:
     return objects
 
 
+# What a manifest file may be: hand-written files come from anyone who can open a pull request. The
+# largest object etcd stores is 1.5 MiB; the deepest upstream CRD we ship nests 38 levels (the
+# AnalysisTemplate's); a "billion laughs" of aliases is a few hundred bytes.
+MAX_MANIFEST_BYTES = 32 << 20
+MAX_MANIFEST_DEPTH = 200
+MAX_MANIFEST_VALUES = 2_000_000
+
+
 def load_file(file: Path) -> list[LoadedObject]:
-    """The objects of one file; InputError if it cannot be read or parsed."""
+    """The objects of one file; InputError if it cannot be read or parsed, or is beyond the bounds."""
+    shown = str(file)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(Location(str(file)), f"cannot read file: {exc}")]) from None
-    return load_text(text, str(file))
+        size = file.stat().st_size
+    except OSError:
+        size = 0  # the read says why
+    if size > MAX_MANIFEST_BYTES:
+        message = f"file is {size:,} bytes, more than the {MAX_MANIFEST_BYTES:,} a manifest file may have"
+        raise InputError([Problem(Location(shown, 1, 1), message, "split it into several files")])
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError([Problem(Location(shown), f"cannot read file: {exc.strerror or exc}")]) from None
+    return load_text(decode_utf8(data, shown), shown)
 
 
 # ---- schemas ----------------------------------------------------------------------------------------
@@ -1010,13 +1027,19 @@ class KubeconformValidator:
         """In-memory objects are written one per file into a temporary folder first."""
         if not objects:
             return []
-        with tempfile.TemporaryDirectory(prefix="gitops-gen-kubeconform-") as tmp:
-            staged: list[LoadedObject] = []
-            for index, target in enumerate(objects):
-                file = Path(tmp) / f"{index:05d}.yaml"
-                file.write_text(json.dumps(target.obj, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
-                staged.append(replace(target, path=str(file)))
-            findings = self._run(self.command([o.path for o in staged], self.skip_list(objects)), staged)
+        try:
+            with tempfile.TemporaryDirectory(prefix="gitops-gen-kubeconform-") as tmp:
+                staged: list[LoadedObject] = []
+                for index, target in enumerate(objects):
+                    file = Path(tmp) / f"{index:05d}.yaml"
+                    text = json.dumps(target.obj, ensure_ascii=False)  # JSON is YAML
+                    file.write_text(text, encoding="utf-8")
+                    staged.append(replace(target, path=str(file)))
+                findings = self._run(self.command([o.path for o in staged], self.skip_list(objects)), staged)
+        except OSError as exc:  # a full or read-only temporary folder, a file-size limit
+            raise ToolError(
+                f"cannot write kubeconform's input to {tempfile.gettempdir()}: {exc.strerror or exc}"
+            ) from None
         original = {s.path: o.path for s, o in zip(staged, objects, strict=True)}
         return _sort(
             [

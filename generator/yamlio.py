@@ -477,8 +477,8 @@ MAX_DEPTH = 64  # maps and lists inside each other; the deepest spec field is 6 
 MAX_VALUES = 100_000  # scalars, maps and lists once aliases are expanded
 
 
-def check_bounds(text: str, display: str) -> None:
-    """Refuse a text nested deeper than MAX_DEPTH or expanding to more than MAX_VALUES values, from
+def check_bounds(text: str, display: str, max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES) -> None:
+    """Refuse a text nested deeper than `max_depth` or expanding to more than `max_values` values, from
     libyaml's parse events alone (no tree is built, so the check is as cheap as a parse). A text libyaml
     cannot parse is left to the loader, whose message says why."""
     sizes: dict[str, int] = {}  # anchor -> the number of values it stands for
@@ -497,8 +497,8 @@ def check_bounds(text: str, display: str) -> None:
                     )
                 anchored[anchor] = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if len(open_) >= MAX_DEPTH:
-                    _out_of_bounds(display, event, f"maps and lists nested more than {MAX_DEPTH} deep")
+                if len(open_) >= max_depth:
+                    _out_of_bounds(display, event, f"maps and lists nested more than {max_depth} deep")
                 open_.append([0, event.anchor])
                 continue
             if isinstance(event, yaml.ScalarEvent):
@@ -516,18 +516,18 @@ def check_bounds(text: str, display: str) -> None:
                 continue
             if open_:
                 open_[-1][0] += count
-            if (open_ and open_[-1][0] > MAX_VALUES) or count > MAX_VALUES:
+            if (open_ and open_[-1][0] > max_values) or count > max_values:
                 _out_of_bounds(
                     display,
                     event,
-                    f"more than {MAX_VALUES:,} values once its YAML aliases are expanded",
+                    f"more than {max_values:,} values once its YAML aliases are expanded",
                     "no spec or environment file needs aliases this large: write the values out, or "
                     "use fewer levels of aliases of aliases",
                 )
     except yaml.MarkedYAMLError as exc:
         # libyaml stops at its own nesting limit (1,000) while scanning ahead of the events read here
         if "maximum nesting depth" in str(exc.problem) and exc.problem_mark is not None:
-            _out_of_bounds(display, exc, f"maps and lists nested more than {MAX_DEPTH} deep")
+            _out_of_bounds(display, exc, f"maps and lists nested more than {max_depth} deep")
         return  # any other syntax error: the loader's message says where and why
     except yaml.YAMLError:
         return
@@ -662,7 +662,10 @@ def position(node: Any, path: PathTuple, at_key: bool = False) -> tuple[int, int
     for index, part in enumerate(path):
         last = index == len(path) - 1
         if isinstance(current, CommentedMap) and part in current:
-            line, column = current.lc.value(part) if last and not at_key else current.lc.key(part)
+            try:
+                line, column = current.lc.value(part) if last and not at_key else current.lc.key(part)
+            except KeyError:  # a key a merge (`<<: *base`) brought in has no position: its map's is it
+                break
             found = (line + 1, column + 1)
             current = current[part]
         elif isinstance(current, CommentedSeq) and isinstance(part, int) and 0 <= part < len(current):
