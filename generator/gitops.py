@@ -267,7 +267,9 @@ class Git:
         `network` commands are killed after `timeout` seconds, and get the credentials: no other git
         process sees them."""
         runner = getattr(self._git, command.replace("-", "_"))
-        variables = dict(env or {})
+        # A `status` in the user's config repo must not rewrite its index to refresh stat data: reading a
+        # repository changes nothing in it (git(1), GIT_OPTIONAL_LOCKS / --no-optional-locks).
+        variables = {"GIT_OPTIONAL_LOCKS": "0", **(env or {})}
         if network and self.credential is not None:
             variables |= self.credential.env(os.environ)
         try:
