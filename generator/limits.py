@@ -62,6 +62,8 @@ def duration_problem(value: str, *, pause: bool = False) -> str | None:
     a window of 0 asks SkyWalking for no minute, and a pause of 0 waits for nothing."""
     nanoseconds, error = parse_go_duration(value)
     if nanoseconds is None:
+        if re.fullmatch(r"([0-9]+(ns|us|µs|μs|ms|s|m|h))+", value):  # well formed: too long for an int64
+            return f"{value} is longer than Go's largest duration (2562047h47m16s)"
         return error or f"invalid duration {value!r}"
     if nanoseconds <= 0:
         return f"{value} is no time at all: a duration must be longer than 0"
@@ -114,6 +116,19 @@ def address_problem(url: str) -> str | None:
     if _UNSAFE_CHARACTERS.search(url):
         return f"{url!r} holds a space or a control character"
     parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        return f"{_redacted(url)} holds credentials"
+    return None
+
+
+def server_problem(url: str) -> str | None:
+    """Why `url` cannot be the API server of an Argo CD Application's destination (a cluster URL Argo CD
+    knows, e.g. https://kubernetes.default.svc); None if it can."""
+    if _UNSAFE_CHARACTERS.search(url):
+        return f"{url!r} holds a space or a control character"
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL of a cluster's API server"
     if parts.username is not None or parts.password is not None:
         return f"{_redacted(url)} holds credentials"
     return None
@@ -209,6 +224,7 @@ FORMATS: dict[str, Callable[[str], str | None]] = {
     "pause-duration": lambda value: duration_problem(value, pause=True),
     "repo-url": repo_url_problem,
     "oap-address": address_problem,
+    "server-url": server_problem,
     "git-branch": branch_problem,
     "repo-path": repo_path_problem,
     "istio-host": host_problem,
