@@ -60,6 +60,7 @@ from .tree import (
     apply_plan,
     path_owner,
     plan_tree,
+    refuse_links,
     read_index,
 )
 from .yamlio import parse_documents
@@ -307,6 +308,7 @@ def _repo_path(path: str, relative: str) -> str:
 def refuse_dirty_owned(work: Work, path: str) -> None:
     """Uncommitted changes to a file gitops-gen owns would be overwritten and committed: refuse."""
     bookkeeping = (INDEX_NAME, LEGACY_INDEX_NAME)
+    refuse_links(work.root, path)  # before its index is read
     owned = {_repo_path(path, p) for p in (*read_index(work.root / path).owned, *bookkeeping)}
     dirty = [entry for entry in gitops.status(work.git, path) if entry.path in owned]
     if dirty:
@@ -516,6 +518,7 @@ def _publish(
     while True:
         attempts += 1
         start = gitops.rev(g, "HEAD")
+        refuse_links(work.root, target.path)  # a link committed to the repo could lead anywhere
         plan = plan_tree(out_dir, manifests, scope)
         apply_plan(plan)
         paths = _stage_list(work, target.path, plan)

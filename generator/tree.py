@@ -99,6 +99,16 @@ def _link_problem(out_dir: Path, link: str) -> Problem:
     )
 
 
+def refuse_links(root: Path, relative: str) -> None:
+    """NotOwned when a folder on the way from `root` to `root/relative` is a symbolic link: the tree of a
+    GitOps repo goes into that repo, never through a link it holds to a folder elsewhere."""
+    folder = root
+    for part in Path(relative).parts:
+        folder = folder / part
+        if folder.is_symlink():
+            raise NotOwned([_link_problem(root, str(folder.relative_to(root)))])
+
+
 class OutputBusy(GeneratorError):
     """Another gitops-gen is writing the folder, or it changed between planning and writing."""
 

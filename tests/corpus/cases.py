@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +181,37 @@ def make_dir(relative: str) -> Mutation:
 
 def rename(relative: str, new: str) -> Mutation:
     return lambda root: (root / "cfg" / relative).rename(root / "cfg" / new)
+
+
+def gitops_clone(change: Callable[[Path], None], push: bool) -> Mutation:
+    """Clone the GitOps repo to work/, `change` it there and commit (and push it back, as a pull request
+    someone merged would)."""
+
+    def mutate(root: Path) -> None:
+        def git(*args: str) -> None:
+            subprocess.run(["git", *args], cwd=root / "work", check=True, capture_output=True)
+
+        subprocess.run(
+            ["git", "clone", "-q", str(root / "gitops.git"), str(root / "work")],
+            check=True,
+            capture_output=True,
+        )
+        change(root)
+        git("add", "-A")
+        git("-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "-m", "a link")
+        if push:
+            git("push", "-q", "origin", "HEAD")
+
+    return mutate
+
+
+def link_in_clone(relative: str, target: str) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        path = root / "work" / relative
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        path.symlink_to(target.replace("{root}", str(root)))
+
+    return change
 
 
 def nothing(root: Path) -> None:
@@ -1384,6 +1416,54 @@ def _hand_written() -> Iterator[Case]:
         "cannot write",
         fsize=512,
         command=(*RENDER, "--no-cache"),
+    )
+
+    yield case(
+        fs,
+        "publish into a clone whose tree folder is a link outside",
+        both(
+            gitops_clone(link_in_clone("rendered", "{root}/outside"), push=False),
+            edit(SPEC, "replicas: 5", "replicas: 6"),
+        ),
+        2,
+        "rendered: is a symbolic link",
+        command=("publish", "--config", "{cfg}", "--repo", "{root}/work"),
+    )
+    yield case(
+        fs,
+        "publish to a repo whose tree folder is a committed link",
+        both(
+            gitops_clone(link_in_clone("rendered", "{root}/outside"), push=True),
+            edit(SPEC, "replicas: 5", "replicas: 6"),
+        ),
+        2,
+        "rendered: is a symbolic link",
+        command=PUBLISH,
+    )
+    yield case(
+        fs,
+        "publish to a repo with a committed link inside the tree",
+        both(
+            gitops_clone(link_in_clone("rendered/demo/services", "{root}/outside"), push=True),
+            edit(SPEC, "replicas: 5", "replicas: 6"),
+        ),
+        2,
+        "rendered/demo/services: is a symbolic link",
+        command=PUBLISH,
+    )
+    yield case(
+        fs,
+        "publish to a repo with a committed link to /etc/passwd",
+        both(
+            gitops_clone(
+                link_in_clone("rendered/demo/services/bookinfo/reviews/rollout.yaml", "/etc/passwd"),
+                push=True,
+            ),
+            edit(SPEC, "replicas: 5", "replicas: 6"),
+        ),
+        2,
+        "rollout.yaml: is a symbolic link",
+        command=PUBLISH,
     )
 
     # -- each command's flags ------------------------------------------------------------------------------
