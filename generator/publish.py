@@ -60,8 +60,8 @@ from .tree import (
     apply_plan,
     path_owner,
     plan_tree,
-    refuse_links,
     read_index,
+    refuse_links,
 )
 from .yamlio import parse_documents
 
