@@ -82,7 +82,10 @@ def secrets_of(url: str) -> tuple[str, ...]:
         return ()
     user, colon, password = match.group("userinfo").partition(":")
     secret = password if colon else (user if match.group("scheme").lower().startswith("http") else "")
-    if len(secret) < 3:  # redacting "x" everywhere would mangle every message; such a secret is no secret
+    # Redacting "x" everywhere would mangle every message: such a secret is no secret. A user name alone
+    # is taken for a token unless it is a short word (`https://git@host/...` must not turn every "git" of
+    # a message into "***"); tokens are long or hold digits (GitHub's `ghp_` + 36, GitLab's 26).
+    if len(secret) < 3 or (not colon and len(secret) < 12 and secret.isalpha()):
         return ()
     return tuple(sorted({secret, urllib.parse.unquote(secret)}, key=len, reverse=True))
 

@@ -43,6 +43,7 @@ def test_secrets_are_also_removed_where_they_appear_alone() -> None:
     )
     assert secrets_of("https://tok3n@h/r") == ("tok3n",)
     assert secrets_of("ssh://git@host/r") == ()  # a user name in ssh is no secret
+    assert secrets_of("https://git@host/r") == ()  # nor a short word: "git" is in every message
     assert secrets_of("https://github.com/o/r") == ()
     assert secrets_of("https://u:x@h/r") == ()  # too short to be replaced everywhere
 
