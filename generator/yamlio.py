@@ -521,8 +521,8 @@ def check_bounds(text: str, display: str, max_depth: int = MAX_DEPTH, max_values
                     display,
                     event,
                     f"more than {max_values:,} values once its YAML aliases are expanded",
-                    "no spec or environment file needs aliases this large: write the values out, or "
-                    "use fewer levels of aliases of aliases",
+                    "no spec, environment or manifest file needs aliases this large: write the values "
+                    "out, or use fewer levels of aliases of aliases",
                 )
     except yaml.MarkedYAMLError as exc:
         # libyaml stops at its own nesting limit (1,000) while scanning ahead of the events read here
