@@ -227,8 +227,25 @@ def schema_problems(
             path = (*leaf.absolute_path, str(leaf.instance))
             message = f"invalid key {_show(leaf.instance)}"
         at_key = is_key or leaf.validator in ("additionalProperties", "required")
+        if leaf.validator == "required":
+            missing = message.split("'")[1]
+            if _is_null_in(source.data, (*prefix, *path, missing)):  # removed by a null, not left out
+                path, message = (*path, missing), f"null removes the required key '{missing}'"
+                hint = hint or "give it a value"
         problems.append(Problem(source.locate(path, prefix, at_key), message, hint))
     return problems
+
+
+def _is_null_in(data: Any, path: PathTuple) -> bool:
+    """True when `path` leads to an explicit null in `data`."""
+    for part in path[:-1]:
+        if isinstance(data, dict) and isinstance(part, str):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return False
+    return isinstance(data, dict) and path[-1] in data and data[path[-1]] is None
 
 
 # ---- loading ------------------------------------------------------------------------------------------

@@ -515,6 +515,14 @@ def _hand_written() -> Iterator[Case]:
     )
     yield case(
         yml,
+        "10,000 nested block maps (50 MB of indentation)",
+        append(ENV, "".join(f"{' ' * i}k{i}:\n" for i in range(10_000)) + " " * 10_000 + "x: 1\n"),
+        2,
+        "environments/demo.yaml:1:1: file is 50,074,596 bytes, more than the 1,048,576",
+        **located,
+    )
+    yield case(
+        yml,
         "1,000 nested block maps",
         append(ENV, "".join(f"{' ' * i}k{i}:\n" for i in range(1_000)) + " " * 1_000 + "x: 1\n"),
         2,
@@ -664,6 +672,44 @@ def _hand_written() -> Iterator[Case]:
         **located,
     )
 
+    # -- nulls: a null removes a value a lower layer set, so it is a mistake only where nothing may be
+    # removed (a required key, a list item, a key that says which one)
+    null = "nulls"
+    for relative, path, expect in (
+        (SPEC, ("name",), "services/reviews.yaml:1:1: name: null removes the required key 'name'"),
+        (
+            SPEC,
+            ("namespace",),
+            "services/reviews.yaml:2:1: namespace: null removes the required key 'namespace'",
+        ),
+        (SPEC, ("canary", "steps", 0), "canary.steps[0]: expected object, got null"),
+        (SPEC, ("canary", "steps", 0, "setWeight"), "canary.steps[0]: expected exactly one key, got none"),
+        (PAGE, ("ingress", "hosts", 0), "ingress.hosts[0]: expected string, got null"),
+        (PAGE, ("mesh", "subsets", 0, "name"), "mesh.subsets[0].name: null removes the required key 'name'"),
+        (ENV, ("cluster",), "environments/demo.yaml:1:10: cluster: expected string, got null"),
+        (ENV, ("gitops", "repoURL"), "gitops.repoURL: expected string, got null"),
+        (ENV, ("gateways", 0, "name"), "gateways[0].name: expected string, got null"),
+        (
+            ENV,
+            ("gateways", 0, "servers", 0, "port"),
+            "gateways[0].servers[0].port: expected integer, got null",
+        ),
+        (
+            ENV,
+            ("gateways", 0, "servers", 0, "hosts", 0),
+            "gateways[0].servers[0].hosts[0]: expected string, got null",
+        ),
+        (ENV, ("gitops",), "gitops: expected object, got null"),
+    ):
+        yield case(
+            null,
+            f"{relative} {'.'.join(map(str, path))}: null",
+            set_value(relative, path, None),
+            2,
+            expect,
+            **located,
+        )
+
     # -- names and paths ----------------------------------------------------------------------------------
     nam = "names"
     yield case(
@@ -812,6 +858,14 @@ def _hand_written() -> Iterator[Case]:
         edit(SPEC, "canary:\n", "canary:\n  rolloutName: a/b\n"),
         2,
         'canary.rolloutName: invalid value "a/b"',
+        **located,
+    )
+    yield case(
+        nam,
+        "rolloutName of 254 characters",
+        edit(SPEC, "canary:\n", f"canary:\n  rolloutName: {'r' * 254}\n"),
+        2,
+        "canary.rolloutName: expected at most 253 character(s)",
         **located,
     )
     yield case(
