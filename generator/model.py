@@ -236,7 +236,7 @@ def resolve_environment(name: str, source: SourceFile) -> Environment:
     tsb = data.get("tsb", {})
     gateways = []
     for index, raw in enumerate(data.get("gateways", [])):
-        tenancy = _tenancy({**tsb, **raw.get("tsb", {})})
+        tenancy = _tenancy({**tsb, **(raw.get("tsb") or {})})  # `tsb: null`: the environment's
         if not tenancy.gateway_group:
             problems.append(
                 Problem(

@@ -212,13 +212,32 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def schema_problems(
-    validator: jsonschema.protocols.Validator, source: SourceFile, data: Any, prefix: PathTuple = ()
+def layer_problems(
+    validator: jsonschema.protocols.Validator, source: SourceFile, raw: Any, data: Any
 ) -> list[Problem]:
-    """Every schema error of `data` (found at `prefix` inside `source`), as located problems."""
+    """The schema errors of a file whose layers were stripped of their removals (`data`, from `raw`).
+    A null cannot hide a key the schema does not know (`failureLimt: null`), so the raw file is asked
+    about its keys when the stripped one passed."""
+    problems = schema_problems(validator, source, data)
+    if not problems and data != raw:
+        problems = schema_problems(validator, source, raw, only=("additionalProperties", "propertyNames"))
+    return problems
+
+
+def schema_problems(
+    validator: jsonschema.protocols.Validator,
+    source: SourceFile,
+    data: Any,
+    prefix: PathTuple = (),
+    only: tuple[str, ...] = (),
+) -> list[Problem]:
+    """Every schema error of `data` (found at `prefix` inside `source`), as located problems; with `only`,
+    those of these validators alone."""
     problems = []
     for error in validator.iter_errors(data):
         leaf = _leaf_errors(error)
+        if only and leaf.validator not in only and not set(only) & set(map(str, leaf.absolute_schema_path)):
+            continue
         message, hint, extra = _describe(leaf)
         path = tuple(leaf.absolute_path) + extra
         # jsonschema checks a key against `propertyNames` as an instance of its own, at the map's path.
@@ -324,7 +343,7 @@ def load_service(path: Path) -> SourceFile:
     source = load_source(path, display)
     if not isinstance(source.data, dict):
         raise InputError([Problem(Location(display, 1, 1), "expected a mapping (a service spec)")])
-    problems = schema_problems(service_validator(), source, without_removals(source.data))
+    problems = layer_problems(service_validator(), source, source.data, without_removals(source.data))
     name = source.data.get("name")
     if not problems and name in RESERVED_SERVICE_NAMES:
         problems.append(
@@ -390,7 +409,7 @@ def load_environment(config_dir: Path, name: str, known_valid: bool = False) -> 
     if isinstance(data.get("services"), dict):
         data["services"] = {name: without_removals(layer) for name, layer in data["services"].items()}
     if not known_valid:
-        raise_if_any(schema_problems(environment_validator(), source, data))
+        raise_if_any(layer_problems(environment_validator(), source, source.data, data))
     return source
 
 

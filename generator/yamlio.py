@@ -904,6 +904,10 @@ class ManifestDumper(_Dumper):  # type: ignore[misc, valid-type]
     """
 
 
+# YAML 1.1 booleans PyYAML's resolver does not know: `y`, `Y`, `n`, `N`. Kubernetes reads manifests with
+# go-yaml v2 (sigs.k8s.io/yaml), whose resolve table has them (gopkg.in/yaml.v2 resolve.go, `resolveMapList`:
+# {true, "y"}, {true, "Y"}, {false, "n"}, {false, "N"}): a subset named `y` must be written `'y'`.
+ManifestDumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
 ManifestDumper.add_implicit_resolver(
     "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+)$"), list("-+0")
 )

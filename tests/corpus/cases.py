@@ -710,6 +710,30 @@ def _hand_written() -> Iterator[Case]:
             **located,
         )
 
+    for id, mutation, expect in (
+        (
+            "a misspelt key set to null",
+            edit(SPEC, "  failureLimit: 3", "  failureLimt: null"),
+            "analysis.failureLimt: unknown key 'failureLimt' (did you mean 'failureLimit'?)",
+        ),
+        (
+            "a misspelt key set to null in defaults",
+            edit(ENV, "defaults:", "defaults:\n  replics: null"),
+            "defaults.replics: unknown key 'replics'",
+        ),
+        (
+            "a misspelt key set to null in an override",
+            edit(ENV, "defaults:", "services:\n  reviews:\n    replics: null\ndefaults:"),
+            "services.reviews.replics: unknown key 'replics'",
+        ),
+        (
+            "an unknown rule acknowledged with null",
+            edit(SPEC, "acknowledge:", "acknowledge:\n  GG9: null"),
+            'acknowledge.GG9: invalid key "GG9"',
+        ),
+    ):
+        yield case(null, id, mutation, 2, expect, **located)
+
     # -- names and paths ----------------------------------------------------------------------------------
     nam = "names"
     yield case(
