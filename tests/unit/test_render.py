@@ -172,3 +172,18 @@ def test_the_readme_merge_example(example_config: Path) -> None:
     ] == [5, 25, 50]
     template = next(m for m in manifests if m.kind == "AnalysisTemplate").obj
     assert ">= 9950" in template["spec"]["metrics"][0]["successCondition"]
+
+
+def test_a_one_letter_yes_or_no_is_written_as_a_string(example_config: Path) -> None:
+    """Kubernetes reads YAML 1.1 with go-yaml v2, where `y` and `n` are booleans (the property tests
+    found a subset label `y` written bare)."""
+    from generator.validate import load_text
+
+    page = example_config / "services" / "productpage.yaml"
+    write(page, page.read_text().replace("labels: {version: v1}", "labels: {version: y}"))
+    rule = next(
+        m for m in render_all(example_config) if m.kind == "DestinationRule" and m.name == "productpage"
+    )
+    assert "version: 'y'" in rule.text
+    (loaded,) = load_text(rule.text, "destinationrule.yaml")
+    assert loaded.obj["spec"]["subsets"][0]["labels"] == {"version": "y"}
