@@ -98,7 +98,8 @@ def repo_url_problem(url: str) -> str | None:
     if match:
         scheme = match.group("scheme").lower()
         if scheme not in _REPO_SCHEMES:
-            return f"{url!r}: scheme {scheme}:// is not one Argo CD clones ({', '.join(_REPO_SCHEMES)})"
+            schemes = ", ".join(f"{s}://" for s in _REPO_SCHEMES)
+            return f"{url!r}: scheme {scheme}:// is not one Argo CD clones ({schemes} or git@host:path)"
         parts = urllib.parse.urlsplit(url)
         if parts.password is not None or (parts.username is not None and scheme in ("https", "http")):
             return f"{_redacted(url)} holds credentials"
@@ -157,7 +158,7 @@ def branch_problem(branch: str) -> str | None:
     if re.search(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//", branch):
         return f"{branch!r} is not a branch name git accepts (no spaces, '..', '~^:?*[\\' or '@{{')"
     if any(part.startswith(".") or part.endswith(".lock") for part in branch.split("/")):
-        return f"{branch!r} is not a branch name git accepts (no part may start with '.')"
+        return f"{branch!r} is not a branch name git accepts (no part may start with '.' or end with '.lock')"
     return None
 
 

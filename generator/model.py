@@ -350,7 +350,7 @@ def _identity_problems(merged: Merged, name: str) -> list[Problem]:
             if removed_by:
                 where = layer_location(removed_by[-1], (key,))
                 problems.append(
-                    Problem(where, f"null removes the service's {key}", f"every service needs a {key}")
+                    Problem(where, f"null removes the required key '{key}'", f"every service needs a {key}")
                 )
             else:
                 problems.append(

@@ -136,7 +136,7 @@ def syntax_problem(exc: MarkedYAMLError, display: str) -> Problem:
     """A ruamel parse error as one located problem."""
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-    what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+    what = ": ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
     hint = "a key may appear only once in a mapping" if "duplicate key" in what else ""
     return Problem(Location(display, line, column), f"YAML syntax error: {what}", hint)
 

@@ -30,7 +30,7 @@ CASES = {
         "services/reviews.yaml",
         "replicas: 5",
         "replicas: [5",
-        "services/reviews.yaml:6:7: YAML syntax error: while parsing a flow sequence expected ',' or ']'",
+        "services/reviews.yaml:6:7: YAML syntax error: while parsing a flow sequence: expected ',' or ']'",
     ),
     "unknown key with did-you-mean": (
         "services/reviews.yaml",
@@ -94,7 +94,7 @@ CASES = {
         "services/reviews.yaml",
         "replicas: 5",
         "replicas: 5\nreplicas: 6",
-        "services/reviews.yaml:6:1: YAML syntax error: while constructing a mapping found duplicate key",
+        "services/reviews.yaml:6:1: YAML syntax error: while constructing a mapping: found duplicate key",
     ),
 }
 

@@ -265,7 +265,7 @@ def _hand_written() -> Iterator[Case]:
         "tab indentation",
         edit(SPEC, "  failureLimit: 3", "\tfailureLimit: 3"),
         2,
-        "services/reviews.yaml:23:1: YAML syntax error: while scanning for the next token found character '\\t'",
+        "services/reviews.yaml:23:1: YAML syntax error: while scanning for the next token: found character '\\t'",
         **located,
     )
     yield case(
@@ -281,7 +281,7 @@ def _hand_written() -> Iterator[Case]:
         "duplicate key in an environment",
         edit(ENV, "cluster: cp-cluster-1", "cluster: a\ncluster: b"),
         2,
-        "environments/demo.yaml:4:1: YAML syntax error: while constructing a mapping found duplicate key",
+        "environments/demo.yaml:4:1: YAML syntax error: while constructing a mapping: found duplicate key",
         **located,
     )
     yield case(
@@ -841,7 +841,7 @@ def _hand_written() -> Iterator[Case]:
         "namespace null in an override",
         edit(ENV, "defaults:", "services:\n  reviews:\n    namespace: null\ndefaults:"),
         2,
-        "environments/demo.yaml:25:16: namespace: null removes the service's namespace",
+        "environments/demo.yaml:25:16: namespace: null removes the required key 'namespace'",
         **located,
     )
     yield case(
@@ -849,7 +849,7 @@ def _hand_written() -> Iterator[Case]:
         "name null in an override",
         edit(ENV, "defaults:", "services:\n  reviews:\n    name: null\ndefaults:"),
         2,
-        "environments/demo.yaml:25:11: name: null removes the service's name",
+        "environments/demo.yaml:25:11: name: null removes the required key 'name'",
         **located,
     )
     yield case(

@@ -691,7 +691,7 @@ def test_a_new_output_line_fails_the_check(catalogue: tuple[list[Entry], list[Ru
     assert line_matches("services: folder not found (--config x holds no services/)", matcher)
     assert line_matches("gitops-gen: --repo /x: no such folder, and not a URL", matcher)
     assert line_matches(
-        "environments/demo.yaml:7:3: name: null removes the service's name [for a, b] (x)", matcher
+        "environments/demo.yaml:7:3: name: null removes the required key 'name' [for a, b] (x)", matcher
     )
     assert not line_matches("services/reviews.yaml:1:1: name: a brand new message (a hint)", matcher)
     assert not line_matches("gitops-gen: a brand new message", matcher)
