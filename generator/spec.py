@@ -120,11 +120,10 @@ def environment_validator() -> jsonschema.protocols.Validator:
 def without_removals(layer: Any) -> Any:
     """A layer as the schema sees it: an explicit null is a merge directive ("remove the value below"),
     valid for any key, so it is left out of the check. A top-level `replicas: null` stays null either
-    way (no replicas field)."""
+    way (no replicas field). A list replaces the one below whole, so a null inside it removes nothing:
+    it stays, and the schema says whether it may be there (`metrics: [{max: null}]` may not)."""
     if isinstance(layer, dict):
         return {k: without_removals(v) for k, v in layer.items() if v is not None}
-    if isinstance(layer, list):
-        return [without_removals(v) for v in layer]
     return layer
 
 

@@ -683,9 +683,13 @@ def _hand_written() -> Iterator[Case]:
             "services/reviews.yaml:2:1: namespace: null removes the required key 'namespace'",
         ),
         (SPEC, ("canary", "steps", 0), "canary.steps[0]: expected object, got null"),
-        (SPEC, ("canary", "steps", 0, "setWeight"), "canary.steps[0]: expected exactly one key, got none"),
+        (
+            SPEC,
+            ("canary", "steps", 0, "setWeight"),
+            "services/reviews.yaml:6:16: canary.steps[0].setWeight: expected integer, got null",
+        ),
         (PAGE, ("ingress", "hosts", 0), "ingress.hosts[0]: expected string, got null"),
-        (PAGE, ("mesh", "subsets", 0, "name"), "mesh.subsets[0].name: null removes the required key 'name'"),
+        (PAGE, ("mesh", "subsets", 0, "name"), "mesh.subsets[0].name: expected string, got null"),
         (ENV, ("cluster",), "environments/demo.yaml:1:10: cluster: expected string, got null"),
         (ENV, ("gitops", "repoURL"), "gitops.repoURL: expected string, got null"),
         (ENV, ("gateways", 0, "name"), "gateways[0].name: expected string, got null"),
@@ -725,6 +729,20 @@ def _hand_written() -> Iterator[Case]:
             "a misspelt key set to null in an override",
             edit(ENV, "defaults:", "services:\n  reviews:\n    replics: null\ndefaults:"),
             "services.reviews.replics: unknown key 'replics'",
+        ),
+        (
+            "a null in a list item",
+            edit(
+                SPEC,
+                "  apdex:\n    threshold: 0.99",
+                "  metrics:\n    - {name: sla, metric: service_sla, min: 0.99, max: null}",
+            ),
+            "analysis.metrics[0].max: expected number, got null",
+        ),
+        (
+            "a null beside a step's weight",
+            edit(SPEC, "- setWeight: 10", "- {setWeight: 10, pause: null}"),
+            "canary.steps[0]: expected exactly one key, got pause, setWeight",
         ),
         (
             "an unknown rule acknowledged with null",

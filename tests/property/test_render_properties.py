@@ -10,9 +10,6 @@
    schema, leave the output tree as it was unless they exit 0 (and then `validate` passes it too), and
    never touch anything outside it.
 
-Inputs a known bug makes fail are left out, each at a `KNOWN(issue 9)` comment: remove the exclusion
-with the fix.
-
 Bounded and deterministic for CI: `derandomize=True`, no example database, a fixed `max_examples` per
 property. Every example runs in its own temporary folder with `--no-cache` or a cache folder of its own,
 in this process (click's CliRunner), with one process (GITOPS_GEN_JOBS=1: no forked workers).
@@ -284,11 +281,9 @@ def test_mutated_configs_fail_cleanly(
         elif prerender:
             assert (out / "NOTES.md").read_text() == "hand-written, beside the rendered files\n"
         breaches, null_only = schema_breaches(config_dir)
-        if breaches:
-            assert result.exit_code == 2, f"exit {result.exit_code} on input its schema refuses: {breaches}"
-        # KNOWN(issue 9): a null the schema refuses inside a list item (`analysis.metrics[0].max: null`) is dropped before the schema check: exit 0, not 2
-        if null_only and not breaches:
-            note(f"accepted, though its schema refuses it: {null_only}")
+        if breaches or null_only:  # a null the schema refuses too (in a list item, an unknown key)
+            refused = breaches or null_only
+            assert result.exit_code == 2, f"exit {result.exit_code} on input its schema refuses: {refused}"
         if result.exit_code == 0:  # what render passed, validate passes too
             checked = gitops_gen(
                 "validate", "--config", config_dir, "--validator", "builtin", "--no-cache", out
