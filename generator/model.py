@@ -251,7 +251,7 @@ def resolve_environment(name: str, source: SourceFile) -> Environment:
                 Problem(
                     source.locate(("gateways", index, "name")),
                     f"no TSB {', '.join(missing)} for this gateway",
-                    "set them in the environment's tsb",
+                    f"set tsb.{' and tsb.'.join(missing)} in the environment or in the gateway",
                 )
             )
         gateways.append(

@@ -114,9 +114,14 @@ def parse_oap_version(text: str) -> Version:
     if (major, minor) not in SUPPORTED_MINORS:
         raise ValueError(
             f"SkyWalking {text} is not supported: gitops-gen knows the query protocol of "
-            f"9.0.x to 10.4.x (the newest is {DEFAULT_OAP_VERSION})"
+            f"{_minor_text(SUPPORTED_MINORS[0])}.x to {_minor_text(SUPPORTED_MINORS[-1])}.x "
+            f"(the newest is {DEFAULT_OAP_VERSION})"
         )
     return major, minor, patch
+
+
+def _minor_text(minor: tuple[int, int]) -> str:
+    return f"{minor[0]}.{minor[1]}"
 
 
 def _version_text(version: Version) -> str:
