@@ -281,8 +281,15 @@ def _yaml_files(folder: Path) -> Iterator[Path]:
     pull request must not make a hook read the runner's files), an environment whose name (the file's)
     no Kubernetes object could carry."""
     # scandir knows each entry's type without a stat: this lists a thousand specs on every pre-commit.
-    with os.scandir(folder) as entries:
-        candidates = sorted((e for e in entries if e.name.endswith((".yaml", ".yml"))), key=lambda e: e.name)
+    try:
+        with os.scandir(folder) as entries:
+            candidates = sorted(
+                (e for e in entries if e.name.endswith((".yaml", ".yml"))), key=lambda e: e.name
+            )
+    except OSError as exc:
+        raise InputError(
+            [Problem(Location(folder.name), f"cannot read the folder: {exc.strerror or exc}")]
+        ) from None
     problems = []
     root: str | None = None
     for entry in candidates:

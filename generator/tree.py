@@ -889,9 +889,25 @@ def apply_plan(plan: TreePlan) -> WriteReport:
     return WriteReport(plan.added, plan.changed, plan.removed, plan.unchanged)
 
 
+def _refuse_unwritable(plan: TreePlan) -> None:
+    """WriteFailed, before anything is written, when a folder the write changes cannot be written (its
+    permissions, a read-only mount): found after the commit point, it would leave the write half-done
+    for the next run to finish."""
+    folders = {plan.out_dir}
+    for path in (*plan.added, *plan.changed, *plan.removed):
+        folder = (plan.out_dir / path).parent
+        while not folder.is_dir() and folder != plan.out_dir:
+            folder = folder.parent  # a folder to be made: its nearest parent that exists gets the entry
+        folders.add(folder)
+    for folder in sorted(folders):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise WriteFailed(f"{folder}: cannot write (permission denied or read-only); nothing was changed")
+
+
 def _write(plan: TreePlan) -> None:
     """Steps 1-4 of the module docstring; the caller holds the lock."""
     out_dir, staging = plan.out_dir, plan.out_dir / STAGING_NAME
+    _refuse_unwritable(plan)
     try:
         staging.mkdir()
         with _Syncer(staging) as syncer:

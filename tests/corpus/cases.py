@@ -43,6 +43,7 @@ class Case:
     located: bool = False  # the first line is `file:line:column: ...`
     needs: str = ""  # "tmpfs": a small tmpfs mounted at the output folder (root only)
     fsize: int = 0  # RLIMIT_FSIZE for the command (run as a subprocess then)
+    unreadable: bool = False  # chmod means something: run as nobody when the tests run as root
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -163,6 +164,10 @@ def move_out(relative: str) -> Mutation:
         path.symlink_to(outside)
 
     return mutate
+
+
+def chmod(relative: str, mode: int) -> Mutation:
+    return lambda root: (root / "cfg" / relative).chmod(mode)
 
 
 def make_fifo(relative: str) -> Mutation:
@@ -1560,6 +1565,55 @@ def _hand_written() -> Iterator[Case]:
         2,
         "rollout.yaml: is a symbolic link",
         command=PUBLISH,
+    )
+
+    unreadable = {"unreadable": True}
+    yield case(
+        fs,
+        "an unreadable spec",
+        chmod(SPEC, 0o000),
+        2,
+        "services/reviews.yaml: cannot read file: Permission denied",
+        **unreadable,
+    )
+    yield case(
+        fs,
+        "an unreadable environment file",
+        chmod(ENV, 0o000),
+        2,
+        "environments/demo.yaml: cannot read file: Permission denied",
+        **unreadable,
+    )
+    yield case(fs, "an unreadable services folder", chmod("services", 0o000), 2, "services", **unreadable)
+    yield case(
+        fs,
+        "an unreadable rendered file",
+        both(
+            chmod("rendered/demo/services/bookinfo/reviews/rollout.yaml", 0o000),
+            edit(SPEC, "replicas: 5", "replicas: 6"),
+        ),
+        2,
+        "rollout.yaml: cannot read",
+        **unreadable,
+    )
+    yield case(
+        fs,
+        "a read-only folder of the tree",
+        both(
+            chmod("rendered/demo/services/bookinfo/reviews", 0o555), edit(SPEC, "replicas: 5", "replicas: 6")
+        ),
+        3,
+        "reviews: cannot write (permission denied or read-only); nothing was changed",
+        **unreadable,
+    )
+    yield case(
+        fs,
+        "an unreadable manifest under validate",
+        chmod("rendered/demo/services/bookinfo/reviews/rollout.yaml", 0o000),
+        2,
+        "rollout.yaml: cannot read file: Permission denied",
+        command=VALIDATE,
+        **unreadable,
     )
 
     # -- each command's flags ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,10 +87,14 @@ def snapshot(root: Path) -> dict[str, tuple[str, int, str]]:
 
 @pytest.fixture
 def case_root(template: Path, tmp_path: Path) -> Iterator[Path]:
+    # pytest's own folders are root's alone (0700): a case run as nobody gets one anybody can enter
+    tmp_path = Path(tempfile.mkdtemp(prefix="gitops-gen-corpus-"))
+    tmp_path.chmod(0o755)
     root = tmp_path / "case"
     shutil.copytree(template, root, symlinks=True)
     yield root
     subprocess.run(["umount", str(root / "small")], capture_output=True, check=False)
+    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def _mount_small(root: Path, read_only: bool) -> None:
@@ -109,16 +114,42 @@ def _mount_small(root: Path, read_only: bool) -> None:
         subprocess.run(["mount", "-o", "remount,ro", str(small)], check=True, capture_output=True)
 
 
+NOBODY = 65534
+
+
+def _as_nobody(root: Path) -> list[str]:
+    """The prefix that runs a command as `nobody` (root reads and writes any file whatever its mode, so an
+    unreadable file needs another user), with the case's folder made theirs; [] when not root."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("an unreadable file needs another user than root, and setpriv is not installed")
+    prefix = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import generator"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"nobody cannot run this Python: {probe.stderr.decode().strip()[-200:]}")
+    for folder in (root, *root.parents):  # nobody must reach the folder
+        if folder.stat().st_mode & 0o001 == 0:
+            pytest.skip(f"nobody cannot enter {folder}")
+    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(root)], check=True)
+    return prefix
+
+
 def run(case: Case, root: Path) -> tuple[int, str]:
     args = [part.replace("{root}", str(root)).replace("{cfg}", str(root / "cfg")) for part in case.command]
-    if case.fsize:  # the limit must hold for the command alone: a process of its own
+    user = _as_nobody(root) if case.unreadable else []
+    if case.fsize or case.unreadable:  # the limit or the user must hold for the command alone
         limit = case.fsize
 
         def limited() -> None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+            if limit:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
         done = subprocess.run(
-            [sys.executable, "-m", "generator", *args],
+            [*user, sys.executable, "-m", "generator", *args],
             env={**os.environ, **_env(root)},
             capture_output=True,
             text=True,
