@@ -1608,6 +1608,15 @@ def _hand_written() -> Iterator[Case]:
     )
     yield case(
         fs,
+        "an unreadable folder under validate",
+        chmod("rendered/demo/services", 0o000),
+        2,
+        "rendered/demo/services: cannot read folder: Permission denied",
+        command=VALIDATE,
+        **unreadable,
+    )
+    yield case(
+        fs,
         "an unreadable manifest under validate",
         chmod("rendered/demo/services/bookinfo/reviews/rollout.yaml", 0o000),
         2,
