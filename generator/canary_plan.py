@@ -130,6 +130,8 @@ class PlanChange:
     rollout: str
     status: str  # "added" | "removed" | "changed"
     changes: tuple[str, ...]
+    # What the change does to the times (`plan.time_changes`): "full promotion 30m -> 45m", ...
+    timing: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.service}: {', '.join(self.changes)}"
@@ -458,20 +460,32 @@ def diff_plans(
     """The canary plans that differ between two sets of objects of one cluster, sorted by namespace and
     service. Rollouts are matched by namespace and workload (so renaming a Rollout is a change, not a
     removal and an addition); objects that are not Rollouts or AnalysisTemplates are ignored."""
+    from .plan import time_changes, timelines  # plan builds on this module
+
+    old_objects, new_objects = list(old_objects), list(new_objects)
     before, after = plans(old_objects), plans(new_objects)
+    old_times, new_times = timelines(old_objects), timelines(new_objects)
     result = []
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
+        timing = time_changes(old_times.get(key), new_times.get(key))
         if old is None and new is not None:
             result.append(
                 PlanChange(
-                    new.namespace, new.service, new.rollout, _ADDED, (f"canary added: {new.summary()}",)
+                    new.namespace,
+                    new.service,
+                    new.rollout,
+                    _ADDED,
+                    (f"canary added: {new.summary()}",),
+                    timing,
                 )
             )
         elif new is None and old is not None:
             result.append(PlanChange(old.namespace, old.service, old.rollout, _REMOVED, ("canary removed",)))
         elif old is not None and new is not None:
             changes = _plan_changes(old, new)
-            if changes:
-                result.append(PlanChange(new.namespace, new.service, new.rollout, _CHANGED, tuple(changes)))
+            if changes or timing:  # an initialDelay or count moves the times and nothing else here
+                result.append(
+                    PlanChange(new.namespace, new.service, new.rollout, _CHANGED, tuple(changes), timing)
+                )
     return result

@@ -348,6 +348,33 @@ def diff(
 
 @cli.command(epilog=EXIT_CODES)
 @config_option
+@envs_option
+@services_option
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json", "svg"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools (times in seconds), svg for a browser.",
+)
+@reports_errors
+def plan(config_dir: Path, envs: tuple[str, ...], services: tuple[str, ...], output: str) -> None:
+    """Show the timeline Argo Rollouts follows for each canary: every step with its weight and start,
+    manual pauses, when the background analysis starts and measures, the earliest rollback of a failing
+    canary and the earliest full promotion, from the objects a render would write (nothing is written)."""
+    from .plan import format_text, plan_render, to_json
+
+    found = plan_render(config_dir, envs, services)
+    if output == "svg":
+        from .plan_svg import to_svg
+
+        click.echo(to_svg(found), nl=False)
+    else:
+        click.echo(to_json(found) if output == "json" else format_text(found), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES)
+@config_option
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @validator_option
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")

@@ -1,10 +1,11 @@
 """The pull-request description `publish --pr-body` writes, ready for `gh pr create --body-file`.
 
 In this order, each section shorter than the one before it is important: what changed per environment
-and service (a table), the validation result (one line), the canary plans in words (`canary_plan`), then
-the unified diff in a fenced block. GitHub refuses a description over 65,536 characters; the body is kept
-under `LIMIT` by cutting the diff first (whole files while they fit, then part of the next one, with a
-note saying how many files are shown and how to see the rest), then the canary section, and the table
+and service (a table), the validation result (one line), the canary plans in words (`canary_plan`, with
+what each change does to the earliest full promotion and rollback, `plan`), then the unified diff in a
+fenced block. GitHub refuses a description over 65,536 characters; the body is kept under `LIMIT` by
+cutting the diff first (whole files while they fit, then part of the next one, with a note saying how
+many files are shown and how to see the rest), then the canary section, and the table
 only as a last resort, each cut said in the text.
 """
 
@@ -78,11 +79,19 @@ def _table(groups: Sequence[GroupChanges], limit: int) -> str:
     return "\n".join(lines + shown + [note]) + "\n"
 
 
+def _phrases(change: PlanChange) -> tuple[str, ...]:
+    """What changed in a plan, its times first (`full promotion 30m -> 45m, earliest rollback 25m -> 15m`):
+    what a reviewer weighs. A canary that appears is said first, then its times."""
+    if change.status == "added":
+        return (*change.changes, *change.timing)
+    return (*change.timing, *change.changes)
+
+
 def _canary(changes: Sequence[tuple[str, PlanChange]], limit: int) -> str:
     title = "### Canary plan\n\n"
     if not changes:
         return title + "No change to any canary plan.\n"
-    items = [f"- **{change.service}/{env}**: {', '.join(change.changes)}" for env, change in changes]
+    items = [f"- **{change.service}/{env}**: {', '.join(_phrases(change))}" for env, change in changes]
     text = title + "\n".join(items) + "\n"
     if len(text) <= limit:
         return text
