@@ -110,8 +110,6 @@ def _panel(env: str, timeline: Timeline, top: float) -> list[str]:
         )
 
     def marker(kind: str, at: float, label: str, row: int) -> None:
-        # Rows from the top: the rightmost marker (promotion) first, so that a label running left from
-        # its line crosses only lines that start below it.
         colour = _COLOURS[kind]
         label_y = top + TOP - 40 + 13 * row
         out.append(
@@ -120,7 +118,8 @@ def _panel(env: str, timeline: Timeline, top: float) -> list[str]:
             f'y2="{_n(y0)}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="6 3">'
             f"<title>{escape(label)}</title></line>"
         )
-        anchor = "end" if float(x(at)) > x0 + plot_w * 0.7 else "start"
+        # Left of its line where it fits (6.2px a character is about what sans-serif 11 takes)
+        anchor = "end" if float(x(at)) - 4 - 6.2 * len(label) >= 0 else "start"
         shift = -4 if anchor == "end" else 4
         out.append(
             f'<text x="{_n(float(x(at)) + shift)}" y="{_n(label_y)}" font-size="11" '
@@ -128,15 +127,23 @@ def _panel(env: str, timeline: Timeline, top: float) -> list[str]:
         )
 
     analysis = timeline.analysis
+    marks: list[tuple[float, int, str, str]] = []  # (time, order, kind, label)
     if analysis is not None and analysis.start is not None:
-        marker("analysis-start", analysis.start, f"analysis starts {show_seconds(analysis.start)}", 2)
+        marks.append((analysis.start, 2, "analysis-start", f"analysis starts {show_seconds(analysis.start)}"))
     if analysis is not None and analysis.earliest_rollback is not None:
-        marker("rollback", analysis.earliest_rollback, f"earliest rollback {rollback_text(timeline)}", 1)
+        label = f"earliest rollback {rollback_text(timeline)}"
+        marks.append((analysis.earliest_rollback, 1, "rollback", label))
     if timeline.promotion is not None:
-        marker("promotion", timeline.promotion, f"full promotion {show_seconds(timeline.promotion)}", 0)
+        marks.append(
+            (timeline.promotion, 0, "promotion", f"full promotion {show_seconds(timeline.promotion)}")
+        )
     elif timeline.stop is not None and timeline.stop.start is not None:
         what = "manual pause: waits for a promotion" if timeline.stop.kind == "manual" else timeline.stop.kind
-        marker("stop", timeline.stop.start, f"{what} ({show_seconds(timeline.stop.start)})", 0)
+        marks.append((timeline.stop.start, 0, "stop", f"{what} ({show_seconds(timeline.stop.start)})"))
+    # Rows from the top, the latest marker first: a label running left from its line crosses only the
+    # lines of earlier markers, which start below it.
+    for row, (at, _, kind, label) in enumerate(sorted(marks, key=lambda m: (-m[0], m[1]))):
+        marker(kind, at, label, row)
 
     if analysis is not None:
         for row, metric in enumerate(analysis.metrics):
