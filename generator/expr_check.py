@@ -506,12 +506,14 @@ class _Pointer(_Node):
 class _Member(_Node):
     obj: _Node
     name: str
+    optional: bool = False  # written `?.name`: nil instead of an error when obj is nil
 
 
 @dataclass(frozen=True)
 class _Index(_Node):
     obj: _Node
     index: _Node
+    optional: bool = False  # written `?.[...]` (expr v1.17)
 
 
 @dataclass(frozen=True)
@@ -901,7 +903,7 @@ class _Parser:
                 if dot.text == "?." and self.at("bracket", "["):
                     if "optional_index" not in self.features:
                         self.fail(_needs("optional_index", self.dialect, "'?.[...]'"))
-                    node = self.index(node)
+                    node = self.index(node, optional=True)
                     continue
                 node = self.member(node, dot)
             elif self.at("bracket", "["):
@@ -915,16 +917,16 @@ class _Parser:
             self.fail(f"expected a field name after '{dot.text}', found {_describe(name)}")
         self.advance()
         if not self.at("bracket", "("):
-            return _Member(name.pos, node, name.text)
+            return _Member(name.pos, node, name.text, dot.text == "?.")
         opening = self.advance()
         return _MethodCall(name.pos, node, name.text, tuple(self.arguments(opening, [])))
 
-    def index(self, node: _Node) -> _Node:
+    def index(self, node: _Node, optional: bool = False) -> _Node:
         opening = self.advance()
         start = None if self.at("operator", ":") else self.expression(0)
         if start is not None and not self.at("operator", ":"):
             self.close(opening, "]")
-            return _Index(opening.pos, node, start)
+            return _Index(opening.pos, node, start, optional)
         self.advance()  # the ':' of a slice
         end = None if self.at("bracket", "]") else self.expression(0)
         self.close(opening, "]")
