@@ -753,6 +753,9 @@ class _Parser:
             # expr v1.15.5 parseExpression: `not` takes any binary operator after it.
             if quirk and (kind == "operator" or word in _WORD_OPERATORS):
                 if _BINARY[word] < precedence:
+                    # v1.15.5 has consumed the `not` before it sees the operator binds too loosely, and
+                    # drops it: `-1 not in [1]` is `-1 in [1]`, `a == b not in c` is `(a == b) in c`.
+                    self.i += 1
                     return None
                 self.i += 2
                 return token, f"not {word}"
@@ -761,6 +764,7 @@ class _Parser:
                     "'not' after a value must be followed by in, matches, contains, startsWith or endsWith"
                 )
             if _BINARY[word] < precedence:
+                self.i += "not_any_operator" in self.features  # the same v1.15.5 quirk
                 return None
             self.i += 2
             return token, f"not {word}"

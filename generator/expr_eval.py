@@ -23,8 +23,20 @@ condition keep expr's int (a Python int). What expr's runtime does, and this mod
   result is nil, default is d when the whole result is nil, else the whole result (evaluate.go
   isNilFunc/defaultFunc), so `default(result.x, 0) > 1` compares a map and is an error.
 
+- `?.` makes the rest of a chain of `.field`s nil, but a `[...]` after it ends the chain (the reference
+  binaries: result.x?.y.z is nil when x is nil, result.x?.y[0] an error);
+- expr's optimizer changes outcomes, so its rewrites are followed: constant folding of && / || (`x ||
+  true` is true without running x), filterLen and, on v1.17, countAny/countThreshold (count(x, p) >= N
+  stops at the N-th match), filterFirst/filterLast (filter(x, p)[0] stops at the first match),
+  filterMap (map(filter(x, p), q) is one loop), predicateCombination on v1.17 (all(x, p) && all(x, q)
+  is all(x, p && q)); findLast's stray `true` on the VM stack (both releases) is modelled too;
+- the checker makes int literals given for a float64 parameter floats (isNaN(1)), v1.15's parser drops a
+  `not` after an operand of a tighter operator (`-1 not in [1]` is `-1 in [1]`: expr_check's parser).
+
 Not supported (UnsupportedExpression): expr builtins other than len, abs, all, any, none, one, filter,
-map, count and Argo Rollouts' six functions; method calls; `#acc`; time values.
+map, count and Argo Rollouts' six functions; method calls; `#acc`; time values; on v1.9, #index in
+the mapping of map(filter(..)); filter(..)[-1] inside a predicate. Regular expressions are Python's, not
+RE2 (the same for ordinary patterns).
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any, Literal
 
 from generator import expr_check
@@ -359,6 +372,24 @@ def _in(needle: Any, haystack: Any, v17: bool) -> bool:
 class _Evaluator:
     def __init__(self, env: _Env) -> None:
         self.env = env
+        # Values expr's VM leaves on its stack by mistake: filter(x, p)[-1] (findLast, emitLoopBackwards)
+        # leaves its predicate's `true` under its result. The next operation that pops several operands
+        # takes it as the first of them, and the real first one stays behind in turn
+        # (`1 <= filter(x, p)[-1]` compares true <= item: an error in both releases).
+        self.garbage: list[Any] = []
+
+    def operands(self, *thunks: Callable[[], Any]) -> list[Any]:
+        """Evaluate operands in order as the VM pushes them; what an operation with that many pops gets."""
+        stack: list[Any] = []
+        for thunk in thunks:
+            before = len(self.garbage)
+            value = thunk()
+            stack.extend(self.garbage[before:])
+            del self.garbage[before:]
+            stack.append(value)
+        count = len(thunks)
+        self.garbage.extend(stack[:-count] if count else stack)
+        return stack[-count:] if count else []
 
     def run(self, node: _Node) -> Any:
         if isinstance(node, _Member | _Index | _Slice):
@@ -379,7 +410,7 @@ class _Evaluator:
             position = _const_int(node.index)
             filtered = node.obj
             mapper = None
-            if isinstance(filtered, _Call) and filtered.name == "map" and len(filtered.args) == 2:
+            if isinstance(filtered, _Call) and filtered.name == "map" and self.fuses(filtered.args):
                 mapper, filtered = filtered.args[1], filtered.args[0]  # filterMap came first
             if position in (0, -1) and not node.optional and _is_call(filtered, "filter", 2):
                 # optimizer filterFirst/filterLast: filter(x, p)[0] is find(x, p), stopping at the first
@@ -387,13 +418,16 @@ class _Evaluator:
                 # maps the found item only.
                 assert isinstance(filtered, _Call)
                 return self.find(filtered.args, position == -1, mapper)
-            obj = self.chain(node.obj)
+            # A `[...]` ends the `?.` chain before it (the reference binaries: result.x?.y[0] is an error
+            # when x is nil, result.x?.y.z is nil); `?.[...]` (v1.17) is part of it.
+            obj = self.chain(node.obj) if node.optional else self.run(node.obj)
             if obj is None and node.optional:
                 raise _NilChain
-            return _fetch(obj, self.run(node.index))
+            index = node.index
+            obj, key = self.operands(lambda: obj, lambda: self.run(index))
+            return _fetch(obj, key)
         if isinstance(node, _Slice):
-            obj = self.chain(node.obj)
-            return self.slice(obj, node)
+            return self.slice(self.run(node.obj), node)
         return self.value(node)
 
     def slice(self, obj: Any, node: _Slice) -> Any:
@@ -449,9 +483,11 @@ class _Evaluator:
             case _Conditional(condition=condition, then=then, otherwise=otherwise):
                 return self.run(then) if _bool(self.run(condition)) else self.run(otherwise)
             case _Array(items=items):
-                return [self.run(item) for item in items]
+                return self.operands(*(partial(self.run, item) for item in items))
             case _Map(entries=entries):
-                return {self.map_key(key): self.run(value) for key, value in entries}
+                thunks = [partial(f, n) for k, v in entries for f, n in ((self.map_key, k), (self.run, v))]
+                flat = self.operands(*thunks)
+                return dict(zip(flat[::2], flat[1::2], strict=True))
             case _Let(name=name, value=value, body=body):
                 bound = self.run(value)
                 saved = dict(env.variables)
@@ -510,7 +546,7 @@ class _Evaluator:
             return self.run(node.right) if left is None else left
         negated = operator.startswith("not ")
         operator = operator.removeprefix("not ")
-        a, b = self.run(node.left), self.run(node.right)
+        a, b = self.operands(partial(self.run, node.left), partial(self.run, node.right))
         result: Any
         if operator == "==":
             result = _equal(a, b, v17)
@@ -537,7 +573,7 @@ class _Evaluator:
             return self.predicate(name, args)
         if name not in _CALLS:
             raise UnsupportedExpression(f"the function {name}()")
-        values = [self.run(arg) for arg in args]
+        values = self.operands(*(partial(self.run, arg) for arg in args))
         if name == "len":
             return _length(values[0])
         if name == "asInt":
@@ -546,8 +582,10 @@ class _Evaluator:
             return _as_float(values[0])
         if name in ("isNaN", "isInf"):
             number = values[0]
-            if isinstance(number, int) and not isinstance(number, bool) and isinstance(args[0], _Literal):
-                number = float(number)  # the compiler converts an int literal to the float64 parameter
+            if isinstance(number, int) and not isinstance(number, bool) and _int_arithmetic(args[0]):
+                # checker traverseAndReplaceIntegerNodesWithFloatNodes: int literals, and + - * of
+                # them, given for a float64 parameter are made floats.
+                number = float(number)
             if not isinstance(number, float):
                 raise EvalError(f"interface conversion: interface {{}} is {_iface(number)}, not float64")
             return math.isnan(number) if name == "isNaN" else math.isinf(number)
@@ -577,10 +615,15 @@ class _Evaluator:
 
         def body(item: Any, index: int) -> Any:
             self.env.items.append((item, index))
+            before = len(self.garbage)
             try:
                 return self.run(node.body)
             finally:
                 self.env.items.pop()
+                if len(self.garbage) > before:
+                    raise UnsupportedExpression(
+                        "filter(..)[-1] inside a predicate (expr's stray stack value)"
+                    )
 
         return body
 
@@ -590,6 +633,8 @@ class _Evaluator:
         order = range(len(collection) - 1, -1, -1) if last else range(len(collection))
         for i in order:
             if _bool(body(collection[i], i)):
+                if last:
+                    self.garbage.append(True)
                 return collection[i] if mapper is None else self.closure(mapper)(collection[i], i)
         raise EvalError("reflect: slice index out of range")
 
@@ -604,16 +649,28 @@ class _Evaluator:
                     break
         return found
 
+    def fuses(self, args: tuple[_Node, ...]) -> bool:
+        """Whether the optimizer's filterMap makes map(filter(x, p), q) one loop: not when q reads #index
+        on v1.17; v1.15 fuses it anyway and its #index is then the original list's, and wrong again under
+        [-1]: not modelled."""
+        if len(args) != 2 or not _is_call(args[0], "filter", 2):
+            return False
+        if _uses_index(args[1]):
+            if self.env.v17:
+                return False
+            raise UnsupportedExpression("#index in map() over filter() on expr v1.15")
+        return True
+
     def predicate(self, name: str, args: tuple[_Node, ...]) -> Any:
-        if name == "map" and _is_call(args[0], "filter", 2):
+        if name == "map" and self.fuses(args):
             # optimizer filterMap: map(filter(x, p), q) is one loop, q right after p for each item.
             inner = args[0]
             assert isinstance(inner, _Call)
             keep, mapped = self.closure(inner.args[1]), self.closure(args[1])
-            out = []
+            out: list[Any] = []
             for i, item in enumerate(self.items(inner.args[0])):
                 if _bool(keep(item, i)):
-                    out.append(mapped(item, i))
+                    out.append(mapped(item, len(out)))
             return out
         if name == "count" and len(args) == 2:
             return self.count(args, None)
@@ -672,6 +729,26 @@ def _counted(node: _Node) -> tuple[_Node, ...] | None:
         return None
     assert isinstance(node, _Call)
     return node.args
+
+
+def _uses_index(node: Any) -> bool:
+    if isinstance(node, _Pointer):
+        return node.name == "index"
+    if isinstance(node, _Node):
+        return any(_uses_index(getattr(node, f.name)) for f in fields(node))
+    if isinstance(node, tuple):
+        return any(_uses_index(item) for item in node)
+    return False
+
+
+def _int_arithmetic(node: _Node) -> bool:
+    if isinstance(node, _Literal):
+        return isinstance(node.value, int) and not isinstance(node.value, bool)
+    if isinstance(node, _Unary) and node.operator in ("-", "+"):
+        return _int_arithmetic(node.operand)
+    if isinstance(node, _Binary) and node.operator in ("+", "-", "*"):
+        return _int_arithmetic(node.left) and _int_arithmetic(node.right)
+    return False
 
 
 def _const_int(node: _Node) -> int | None:
