@@ -554,6 +554,9 @@ class _Evaluator:
             result = not _equal(a, b, v17)
         elif operator in ("<", ">", "<=", ">="):
             result = _less(operator, a, b)
+        elif operator == "in" and _string_array(node.right):
+            # optimizer inArray: `x in ["a", "b"]` looks x up in a map[string]struct{}
+            result = _in(a, dict.fromkeys(b), v17)
         elif operator == "in":
             result = _in(a, b, v17)
         elif operator in ("contains", "startsWith", "endsWith", "matches"):
@@ -729,6 +732,11 @@ def _counted(node: _Node) -> tuple[_Node, ...] | None:
         return None
     assert isinstance(node, _Call)
     return node.args
+
+
+def _string_array(node: _Node) -> bool:
+    items = node.items if isinstance(node, _Array) else ()
+    return bool(items) and all(isinstance(i, _Literal) and isinstance(i.value, str) for i in items)
 
 
 def _uses_index(node: Any) -> bool:

@@ -321,9 +321,14 @@ class _Typed:
         if choice == 3:
             return f"!({self.boolean(depth - 1)})"
         if choice == 4:
-            return (
-                f"{self.number(depth - 1)} {self.pick('in', 'not in')} {self.pick('[9950, 9980]', '[1, 2]')}"
-            )
+            # Strings only after a path: `len(x) in ['a']` does not compile (cannot use int as type
+            # string in array), which expr_check does not see.
+            if self.rng.random() < 0.5:
+                needle, haystack = self.number(depth - 1), self.pick("[9950, 9980]", "[1, 2]")
+            else:
+                needle = self.pick("result.a.type", "result.a.results[0].values[0].value", "result.a.label")
+                haystack = self.pick("['9950', '120']", "['TIME_SERIES_VALUES']", "[9950, 9980]")
+            return f"{needle} {self.pick('in', 'not in')} {haystack}"
         if choice == 5:
             return f"{self.boolean(depth - 1)} ? {self.boolean(depth - 1)} : {self.boolean(depth - 1)}"
         if choice == 6:
@@ -354,9 +359,15 @@ def cases() -> list[Case]:
     for condition in generated:
         out.extend(Case(condition, None, name) for name in names)
     # success + failure pairs, and failure alone: every outcome class, Inconclusive included.
-    for _ in range(300):
+    failures = [
+        *generated,
+        *(f"any(result.{alias}.values.values, {{asFloat(.value) < 5000}})" for alias in ALIASES),
+        *(f"len(result.{alias}.results) > 1" for alias in ALIASES),
+        "result.service_apdex == nil",
+    ]
+    for _ in range(500):
         success = rng.choice([*generated, ""])
-        failure = rng.choice(generated)
+        failure = rng.choice(failures)
         out.append(Case(success or None, failure, rng.choice(names)))
     for condition in random_conditions(500):
         out.extend(Case(condition, None, name) for name in rng.sample(names, 3))

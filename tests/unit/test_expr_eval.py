@@ -88,6 +88,9 @@ BOTH = {
     "1 in result.a": "error",
     "1 in result.a.x": "error",
     "1 in result.a.n": False,
+    'result.a.x in ["a", "b"]': "error",  # optimizer inArray: a lookup in a map[string]struct{}
+    'result.a.n not in ["a"]': True,
+    '"2.5" in [result.a.s]': True,
     # builtins
     "len(result.a.n) == 0": "error",
     'len("abc") == 3': True,
