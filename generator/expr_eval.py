@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any, Literal
@@ -739,6 +739,20 @@ def _string_array(node: _Node) -> bool:
     return bool(items) and all(isinstance(i, _Literal) and isinstance(i.value, str) for i in items)
 
 
+def _walk(node: Any) -> Iterator[_Node]:
+    if isinstance(node, _Node):
+        yield node
+        for f in fields(node):
+            yield from _walk(getattr(node, f.name))
+    elif isinstance(node, tuple):
+        for item in node:
+            yield from _walk(item)
+
+
+def _is_result(node: _Node) -> bool:
+    return isinstance(node, _Name) and node.name == expr_check.RESULT
+
+
 def _uses_index(node: Any) -> bool:
     if isinstance(node, _Pointer):
         return node.name == "index"
@@ -856,6 +870,13 @@ def evaluate_value(
     if problems:
         raise EvalError(f"does not compile: {problems[0].message} (column {problems[0].column})")
     tree = expr_check.parse(condition, rollouts_version)
+    if not isinstance(result, dict) and result is not None:
+        # expr_check types `result` as the map SkyWalking's data is; the compiler takes the type of the
+        # value given, and a field of a float64 (or an index of one) does not compile.
+        for node in _walk(tree):
+            on_result = isinstance(node, _Member | _Index) and _is_result(node.obj)
+            if on_result and (isinstance(node, _Member) or not isinstance(result, list | str)):
+                raise EvalError(f"does not compile: type {go_type(result)} has no field or index")
     env = _Env(result, "strict_nil" in dialect.features, {}, [])
     try:
         return _Evaluator(env).run(tree)
@@ -877,9 +898,24 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid character in JSON: {name}")
 
 
+def _go_number(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"json: cannot unmarshal number {text} into Go value of type float64")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_int=_go_number, parse_float=_go_number, parse_constant=_reject_constant)
+
+
 def decode_json(text: str | bytes) -> Any:
-    """JSON as Go's encoding/json decodes it into interface{}: every number a float64."""
-    return json.loads(text, parse_int=float, parse_constant=_reject_constant)
+    """JSON as Go's json.Decoder decodes one value into interface{}: every number a float64 (one out of
+    float64's range is an error), and what follows the first value is not read."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    value, _ = _DECODER.raw_decode(text, start)
+    return value
 
 
 def evaluate_result(

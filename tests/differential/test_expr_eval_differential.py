@@ -148,6 +148,10 @@ def bodies() -> dict[str, dict[str, Any] | str]:
         "data": {alias: _read_metrics(_series("healthy")) for alias in ALIASES},
     }
     out["not-json"] = "<html>502 Bad Gateway</html>"
+    out["trailing"] = json.dumps(out["healthy"]) + "\n<!-- proxy -->"
+    out["huge-number"] = '{"data": {"service_apdex": {"values": {"values": [{"value": 1e400}]}}}}'
+    out["data-scalar"] = {"data": 9950}
+    out["errors-not-a-list"] = {"errors": "unavailable", "data": out["healthy"]["data"]}
     return out
 
 

@@ -273,6 +273,15 @@ def test_classify_errors(body: Any, message: str) -> None:
     assert measured.message.startswith(message)
 
 
+def test_decoding_like_go() -> None:
+    assert classify('{"data": {"a": 1e400}}', "true").phase == "Error"  # out of float64's range
+    assert classify('{"data": {"a": 1}} trailing', "result.a == 1").phase == "Successful"  # one value read
+    assert classify(' {"data": 5}', "true").phase == "Successful"
+    assert classify('{"data": false}', "true").phase == "Successful"  # only null data is no result
+    assert classify('{"data": {"a": 1}, "errors": "x"}', "true").phase == "Error"
+    assert classify('{"data": {"a": NaN}}', "true").phase == "Error"
+
+
 def test_classify_error_names_the_condition() -> None:
     body = json.dumps({"data": {"a": 1}})
     assert classify(body, "result.b.c > 0") == Measurement(
