@@ -327,9 +327,9 @@ def _fetch(obj: Any, key: Any) -> Any:
     raise EvalError(f"cannot fetch {_go_print(key)} from {go_type(obj)}")
 
 
-def _length(value: Any) -> int:
+def _length(value: Any, v17: bool) -> int:
     if isinstance(value, str):
-        return len(value.encode())
+        return len(value) if v17 else len(value.encode())  # v1.17 counts runes, v1.15 bytes
     if isinstance(value, list | dict):
         return len(value)
     raise EvalError(f"invalid argument for len (type {go_type(value)})")
@@ -578,7 +578,7 @@ class _Evaluator:
             raise UnsupportedExpression(f"the function {name}()")
         values = self.operands(*(partial(self.run, arg) for arg in args))
         if name == "len":
-            return _length(values[0])
+            return _length(values[0], self.env.v17)
         if name == "asInt":
             return _as_int(values[0])
         if name == "asFloat":

@@ -213,6 +213,7 @@ TEMPLATES = (
     "result.{A}.results[0].values[0].value matches '^99[0-9]{{2}}$'",
     "result.{A}.type == 'TIME_SERIES_VALUES'",
     "result.{A}.label == nil",
+    "len(result.{A}.label ?? 'héllo') == 5",
     "asFloat(result.{A}.values.values[0].value) * 2 > 19000 % 7",
     "result.{A}.values.values[0].value + 1 > 9950",
     "result.{A}.values.values[0].value % 2 == 0",
