@@ -102,7 +102,7 @@ def repo_url_problem(url: str) -> str | None:
             return f"{url!r}: scheme {scheme}:// is not one Argo CD clones ({schemes} or git@host:path)"
         parts = urllib.parse.urlsplit(url)
         if parts.password is not None or (parts.username is not None and scheme in ("https", "http")):
-            return f"{_redacted(url)} holds credentials"
+            return f"{_redacted(url)} {_HOLDS_CREDENTIALS}"
         if not parts.hostname:
             return f"{url!r} names no host"
         return None
@@ -118,7 +118,7 @@ def address_problem(url: str) -> str | None:
         return f"{url!r} holds a space or a control character"
     parts = urllib.parse.urlsplit(url)
     if parts.username is not None or parts.password is not None:
-        return f"{_redacted(url)} holds credentials"
+        return f"{_redacted(url)} {_HOLDS_CREDENTIALS}"
     return None
 
 
@@ -131,13 +131,14 @@ def server_problem(url: str) -> str | None:
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return f"{url!r} is not an http(s) URL of a cluster's API server"
     if parts.username is not None or parts.password is not None:
-        return f"{_redacted(url)} holds credentials"
+        return f"{_redacted(url)} {_HOLDS_CREDENTIALS}"
     return None
 
 
-CREDENTIALS_HINT = (
-    "remove the user and token from the URL: Argo CD takes them from a repository Secret, and publish "
-    "from the environment of the run (a git credential helper)"
+# Said where the credentials are found: no format check has a hint of its own.
+_HOLDS_CREDENTIALS = (
+    "holds credentials: remove them, Argo CD reads them from its own Secrets and a URL's would be "
+    "committed to the GitOps repo"
 )
 
 

@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,6 @@ class Case:
     needs: str = ""  # "tmpfs": a small tmpfs mounted at the output folder (root only)
     fsize: int = 0  # RLIMIT_FSIZE for the command (run as a subprocess then)
     unreadable: bool = False  # chmod means something: run as nobody when the tests run as root
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ---- mutations ------------------------------------------------------------------------------------------

@@ -52,7 +52,8 @@ def load_yaml(text: str) -> Any:
 
 
 def to_plain(node: Any) -> Any:
-    """ruamel's round-trip values as plain dict/list/str/int/float/bool/None."""
+    """ruamel's round-trip values as plain dict/list/str/int/float/bool/None. Not yamlio.to_plain: the
+    oracle must see what the YAML says (`1:` stays an int key), not what gitops-gen makes of it."""
     if isinstance(node, dict):
         return {to_plain(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):
