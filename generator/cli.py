@@ -373,6 +373,33 @@ def plan(config_dir: Path, envs: tuple[str, ...], services: tuple[str, ...], out
         click.echo(to_json(found) if output == "json" else format_text(found), nl=False)
 
 
+@cli.command(name="test", epilog=EXIT_CODES)
+@config_option
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("-v", "--verbose", is_flag=True, help="Also list the cases that got their phase.")
+@reports_errors
+def test_analysis(config_dir: Path, paths: tuple[Path, ...], verbose: bool) -> None:
+    """Run analysis unit tests (default: the YAML files of <config>/analysis-tests/): each case gives
+    SkyWalking's value for every minute of a metric's window and the phase Argo Rollouts must record;
+    gitops-gen answers the rendered query with those values and evaluates the conditions as the analysis
+    controller would. A case that misses its phase is a finding (exit 1), shown with what the conditions
+    saw; a condition the evaluator cannot run exits 3."""
+    from .analysis_tests import format_outcome, format_passed, run, summary
+    from .errors import Findings, ToolError
+
+    report = run(config_dir, paths)
+    for outcome in report.outcomes:
+        if not outcome.passed:
+            click.echo(format_outcome(outcome), nl=False)
+        elif verbose:
+            click.echo(format_passed(outcome), nl=False)
+    click.echo(summary(report), err=True)
+    if report.findings:
+        sys.exit(Findings.exit_code)
+    if report.unsupported:
+        sys.exit(ToolError.exit_code)
+
+
 @cli.command(epilog=EXIT_CODES)
 @config_option
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))

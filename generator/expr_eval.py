@@ -977,3 +977,102 @@ def classify(
     if data is None:
         return Measurement("Error", "no results returned from SkyWalking query")
     return evaluate_result(data, success, failure, rollouts_version)
+
+
+# --- what a condition saw ---------------------------------------------------------------------------------
+
+_LOGICAL = ("&&", "||", "and", "or")
+_PREDICATES = ("all", "any", "none", "one", "count", "filter", "map")
+_SHOWN_CHARACTERS = 240
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of a condition and its value over a result, for saying why a condition came out as it
+    did: the operands of its top-level `&&`/`||` chain, and the list each top-level predicate went over."""
+
+    text: str
+    value: str  # as JSON (`true`, `[{"value": 9950}]`), or `error: ...`
+    depth: int  # 0: an operand of the condition; 1: the list a predicate of depth 0 went over
+
+
+def explain(
+    condition: str, result: Any, rollouts_version: str = expr_check.DEFAULT_ROLLOUTS_VERSION
+) -> list[Part]:
+    """The condition's top-level operands (the whole condition when it has none), each with its value."""
+    try:
+        tree = expr_check.parse(condition, rollouts_version)
+    except Exception:  # a condition that does not parse has no parts; evaluate() says why
+        return []
+    parts: list[Part] = []
+    for node, start, end in _operands(tree, condition, 0, len(condition)):
+        parts.append(_part(condition[start:end].strip(), result, rollouts_version, 0))
+        if isinstance(node, _Call) and node.name in _PREDICATES and len(node.args) == 2:
+            opening = condition.find("(", node.pos) + 1
+            comma = condition.rfind(",", opening, node.args[1].pos)
+            if opening and comma > opening:
+                parts.append(_part(condition[opening:comma].strip(), result, rollouts_version, 1))
+    return parts
+
+
+def _operands(node: _Node, text: str, start: int, end: int) -> list[tuple[_Node, int, int]]:
+    """The operands of the chain of one logical operator at the top of `node` (spanning text[start:end]),
+    with their spans; a parenthesised chain is one operand."""
+    if not (isinstance(node, _Binary) and node.operator in _LOGICAL) or _parenthesised(text[start:end]):
+        return [(node, start, end)]
+    same = ("&&", "and") if node.operator in ("&&", "and") else ("||", "or")
+    left = node.left
+    if isinstance(left, _Binary) and left.operator in same:
+        found = _operands(left, text, start, node.pos)
+    else:
+        found = [(left, start, node.pos)]
+    return [*found, (node.right, node.pos + len(node.operator), end)]
+
+
+def _parenthesised(text: str) -> bool:
+    """Whether the whole text is one `( ... )` (string literals skipped)."""
+    text = text.strip()
+    if not text.startswith("("):
+        return False
+    depth, quote, escaped = 0, "", False
+    for i, char in enumerate(text):
+        if quote:
+            escaped, quote = (not escaped and char == "\\"), ("" if char == quote and not escaped else quote)
+            continue
+        if char in "\"'`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i == len(text) - 1
+    return False
+
+
+def _part(text: str, result: Any, rollouts_version: str, depth: int) -> Part:
+    try:
+        shown = _json(evaluate_value(text, result, rollouts_version))
+    except (EvalError, UnsupportedExpression) as error:
+        shown = f"error: {error}"
+    if len(shown) > _SHOWN_CHARACTERS:
+        shown = shown[: _SHOWN_CHARACTERS - 3] + "..."
+    return Part(text, shown, depth)
+
+
+def _json(value: Any) -> str:
+    """A value as Go's encoding/json writes it (a float64 of 9950 is `9950`)."""
+
+    def go(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+            return int(value)
+        if isinstance(value, list):
+            return [go(item) for item in value]
+        if isinstance(value, dict):
+            return {key: go(item) for key, item in value.items()}
+        return value
+
+    try:
+        return json.dumps(go(value), separators=(", ", ": "), ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        return _go_print(value)

@@ -66,14 +66,13 @@ def _validator(name: str, pointer: str = "") -> jsonschema.protocols.Validator:
     from referencing import Registry, Resource
 
     service = schema_file("service.schema.json")
-    environment = schema_file("environment.schema.json")
     registry: Registry = Registry().with_resources(
         [
             ("service.schema.json", Resource.from_contents(service)),
-            ("environment.schema.json", Resource.from_contents(environment)),
+            ("environment.schema.json", Resource.from_contents(schema_file("environment.schema.json"))),
         ]
     )
-    schema = service if name == "service.schema.json" else environment
+    schema = schema_file(name)
     if pointer:
         schema = {"$ref": f"{name}#{pointer}"}
     base = jsonschema.validators.validator_for(service)
@@ -115,6 +114,10 @@ def service_validator(partial: bool = False) -> jsonschema.protocols.Validator:
 
 def environment_validator() -> jsonschema.protocols.Validator:
     return _validator("environment.schema.json")
+
+
+def analysis_test_validator() -> jsonschema.protocols.Validator:
+    return _validator("analysis-test.schema.json")
 
 
 def without_removals(layer: Any) -> Any:
@@ -184,6 +187,10 @@ def _describe(error: ValidationError) -> tuple[str, str, PathTuple]:
     if validator in ("minProperties", "maxProperties"):
         if error.validator_value == 1 and validator == "maxProperties":
             return f"expected exactly one key, got {', '.join(sorted(map(str, instance)))}", hint, ()
+        if validator == "minProperties" and schema.get("maxProperties") != 1:
+            return f"expected at least {error.validator_value} key(s), got {len(instance)}", hint, ()
+        if validator == "maxProperties":
+            return f"expected at most {error.validator_value} key(s), got {len(instance)}", hint, ()
         return "expected exactly one key, got none", hint, ()
     if validator in ("minLength", "maxLength"):
         sign = "at least" if validator == "minLength" else "at most"
