@@ -23,9 +23,10 @@ render: $(STAMP)
 TOOLS_BIN := $(abspath $(wildcard $(CURDIR)/../shared/tools/bin))
 TEST_PATH := $(if $(TOOLS_BIN),$(TOOLS_BIN):,)$(PATH)
 
-## Run the whole test suite, the linter and the type checker (what CI runs)
+## Run the whole test suite, the linter, the type checker and the bundled example's analysis tests (what CI runs)
 test: $(STAMP) lint typecheck
 	PATH='$(TEST_PATH)' $(BIN)/python -m pytest
+	$(BIN)/gitops-gen test --config .
 
 lint: $(STAMP)
 	$(BIN)/ruff check generator tests

@@ -26,7 +26,7 @@ def git(repo: Path, *args: str) -> None:
 @pytest.fixture
 def config_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "config"
-    for folder in ("services", "environments"):
+    for folder in ("services", "environments", "analysis-tests"):
         shutil.copytree(ROOT / folder, repo / folder)
     git(repo, "init", "-q")
     render = subprocess.run(
@@ -95,3 +95,20 @@ def test_validate_hook(config_repo: Path, tmp_path: Path) -> None:
     broken = try_hook(config_repo, "gitops-gen-validate", home)
     assert broken.returncode == 1
     assert "GG401 error" in broken.stdout
+
+
+@pytest.mark.slow
+def test_analysis_test_hook(config_repo: Path, tmp_path: Path) -> None:
+    home = tmp_path / "pre-commit-home"
+    passing = try_hook(config_repo, "gitops-gen-test", home)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    # A threshold raised to 0.999 fails the case whose minutes are 0.995 and above.
+    spec = config_repo / "services/reviews.yaml"
+    spec.write_text(spec.read_text().replace("threshold: 0.99", "threshold: 0.999"))
+    git(config_repo, "add", "-A")
+    failing = try_hook(config_repo, "gitops-gen-test", home)
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert (
+        "analysis-tests/reviews.yaml:7:5: a healthy canary passes (apdex in demo): expected Successful, got Failed"
+        in (failing.stdout)
+    )
