@@ -56,6 +56,7 @@ class MetricUnderTest:
     oap_version: str
     rollouts_version: str
     skywalking_metric: str  # the OAL metric the query reads (scaled metrics hold fractions x10000)
+    address: str = ""  # provider.skywalking.address: the OAP
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ def metrics_under_test(
                 oap_version=oap_version,
                 rollouts_version=rollouts_version,
                 skywalking_metric=_read_metric(query),
+                address=str(provider.get("address") or ""),
             )
     return found
 

@@ -400,6 +400,50 @@ def test_analysis(config_dir: Path, paths: tuple[Path, ...], verbose: bool) -> N
         sys.exit(ToolError.exit_code)
 
 
+@cli.group()
+def analysis() -> None:
+    """Ask a live SkyWalking what a canary's analysis would see."""
+
+
+@analysis.command(name="try", epilog=EXIT_CODES)
+@config_option
+@click.option("--env", required=True, metavar="ENV", help="The environment whose render is asked for.")
+@click.option("--service", required=True, metavar="NAME", help="The service whose analysis is tried.")
+@click.option(
+    "--oap",
+    metavar="URL",
+    default=None,
+    help="The OAP to ask, e.g. http://localhost:12800 through a port-forward.  "
+    "[default: the AnalysisTemplate's address]",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the OAP (the provider waits 30).",
+)
+@click.option(
+    "--at", metavar="'YYYY-MM-DD HHMM'", default=None, help="End of the window.  [default: now, UTC]"
+)
+@reports_errors
+def analysis_try(
+    config_dir: Path, env: str, service: str, oap: str | None, timeout: float, at: str | None
+) -> None:
+    """Send the service's rendered SkyWalking queries to the OAP for the window the provider would ask
+    for now, print what came back and the phase the measurement would get. A window in which every
+    minute is empty is called out: the service name matches nothing, or the canary had no traffic.
+    Exit 0 when every metric would be Successful, 1 when one would not, 3 when the OAP cannot be asked
+    or refuses the query."""
+    from .analysis_try import format_attempts, parse_at, try_analysis
+    from .errors import Findings
+
+    attempts = try_analysis(config_dir, env, service, oap, timeout, parse_at(at) if at else None)
+    click.echo(format_attempts(env, service, attempts), nl=False)
+    if any(attempt.measurement.phase != "Successful" for attempt in attempts):
+        sys.exit(Findings.exit_code)
+
+
 @cli.command(epilog=EXIT_CODES)
 @config_option
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
