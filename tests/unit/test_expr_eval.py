@@ -315,3 +315,25 @@ def test_find_last_leaves_a_stray_value(version: str) -> None:
         outcome("any(result.a.arr, {# > 0}) == filter(result.a.arr, {# > 1})[-1]", version, result) is False
     )
     assert outcome("true == (1 <= filter(result.a.arr, {# > 1})[-1])", version, result) == "error"
+
+
+def test_explain_shows_each_operand_and_the_list_a_predicate_went_over() -> None:
+    condition = "len(filter(result.m.values, {.value > 0})) >= 2 && all(filter(result.m.values, {.value > 0}), {.value >= 9900})"
+    result = {"m": {"values": [{"value": 9950.0}, {"value": 0.0}, {"value": 9800.0}]}}
+    parts = expr_eval.explain(condition, result, "v1.9")
+    assert [(p.text, p.value, p.depth) for p in parts] == [
+        ("len(filter(result.m.values, {.value > 0})) >= 2", "true", 0),
+        ("all(filter(result.m.values, {.value > 0}), {.value >= 9900})", "false", 0),
+        ("filter(result.m.values, {.value > 0})", '[{"value": 9950}, {"value": 9800}]', 1),
+    ]
+
+
+def test_explain_keeps_a_parenthesised_chain_whole_and_shows_errors() -> None:
+    parts = expr_eval.explain('(1 > 2 && true) || result.x.y > "(" or (2 > 1)', {"x": None}, "v1.10")
+    assert [(p.text, p.value) for p in parts] == [
+        ("(1 > 2 && true)", "false"),
+        ('result.x.y > "("', "error: cannot fetch y from <nil>"),
+        ("(2 > 1)", "true"),
+    ]
+    assert [p.text for p in expr_eval.explain("(1 > 2 || true)", {}, "v1.10")] == ["(1 > 2 || true)"]
+    assert expr_eval.explain("1 +", {}, "v1.10") == []
