@@ -41,6 +41,7 @@ RE2 (the same for ordinary patterns).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -857,6 +858,16 @@ def _combined_predicate(node: _Binary) -> _Node | None:
     return _Call(left.pos, left.name, (left.args[0], _Closure(p.pos, body)))
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(condition: str, rollouts_version: str) -> tuple[str, _Node]:
+    """Why the condition does not compile ("" when it does) and its tree; once per condition and release
+    (a test file measures one condition many times)."""
+    problems = [p for p in expr_check.check_condition(condition, rollouts_version) if not p.advisory]
+    if problems:
+        return f"does not compile: {problems[0].message} (column {problems[0].column})", _Literal(0, None)
+    return "", expr_check.parse(condition, rollouts_version)
+
+
 def evaluate_value(
     condition: str, result: Any, rollouts_version: str = expr_check.DEFAULT_ROLLOUTS_VERSION
 ) -> Any:
@@ -866,10 +877,9 @@ def evaluate_value(
     when it uses what this evaluator does not implement, ValueError for an unknown rollouts_version.
     """
     dialect = expr_check.dialect_for(rollouts_version)
-    problems = [p for p in expr_check.check_condition(condition, rollouts_version) if not p.advisory]
-    if problems:
-        raise EvalError(f"does not compile: {problems[0].message} (column {problems[0].column})")
-    tree = expr_check.parse(condition, rollouts_version)
+    problem, tree = _compiled(condition, rollouts_version)
+    if problem:
+        raise EvalError(problem)
     if not isinstance(result, dict) and result is not None:
         # expr_check types `result` as the map SkyWalking's data is; the compiler takes the type of the
         # value given, and a field of a float64 (or an index of one) does not compile.

@@ -143,18 +143,15 @@ def respond(
     release rejects, as graphql-java reports it). `series` gives the minutes of each root field; it may
     raise OapError for a GraphQL error, ValueError for minutes the field cannot return.
     """
-    from graphql import GraphQLSyntaxError, execute_sync, parse, validate
+    from graphql import execute_sync
 
     from generator.skywalking_query import _schema
 
-    schema = _schema(protocol_release(oap_version))
-    try:
-        document = parse(query)
-    except GraphQLSyntaxError as syntax:  # the OAP answers with an errors entry, so do we
-        return {"errors": [{"message": syntax.message}]}
-    problems = validate(schema, document)
-    if problems:
-        return {"errors": [{"message": problem.message} for problem in problems]}
+    release = protocol_release(oap_version)
+    schema = _schema(release)
+    document, problems = _checked(query, release)
+    if problems:  # the OAP answers a query it cannot run with errors entries, so do we
+        return {"errors": [{"message": problem} for problem in problems]}
     empty_flag = has_empty_value(oap_version)
 
     def resolve(root: Any, info: Any, **args: Any) -> Any:
@@ -183,6 +180,20 @@ def respond(
                 raise error.original_error
         return {"errors": [{"message": error.message} for error in result.errors], "data": result.data}
     return {"data": result.data}
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked(query: str, release: str) -> tuple[Any, tuple[str, ...]]:
+    """The parsed query and why the release refuses it; once per query (a test runs a query many times)."""
+    from graphql import GraphQLSyntaxError, parse, validate
+
+    from generator.skywalking_query import _schema
+
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError as syntax:
+        return None, (syntax.message,)
+    return document, tuple(problem.message for problem in validate(_schema(release), document))
 
 
 @functools.cache

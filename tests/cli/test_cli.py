@@ -12,10 +12,13 @@ def test_help_on_every_command() -> None:
     top = runner.invoke(cli, ["--help"])
     assert top.exit_code == 0
     assert "Exit codes:" in top.output
-    for name in cli.commands:  # type: ignore[attr-defined]
-        result = runner.invoke(cli, [name, "--help"])
-        assert result.exit_code == 0, name
-        assert "--config" in result.output, name
+    commands = [[name] for name in cli.commands]  # type: ignore[attr-defined]
+    commands += [["analysis", name] for name in cli.commands["analysis"].commands]  # type: ignore[attr-defined]
+    for command in commands:
+        result = runner.invoke(cli, [*command, "--help"])
+        assert result.exit_code == 0, command
+        if command != ["analysis"]:  # a group: its commands take the options
+            assert "--config" in result.output, command
 
 
 def test_render_writes_the_example_and_is_idempotent(example_config: Path, tmp_path: Path) -> None:
