@@ -88,9 +88,10 @@ class _DeferredChoice(click.Choice):  # type: ignore[type-arg]
 EXIT_CODES = """\b
 Exit codes:
   0  ok
-  1  findings: invalid output, a broken rule, drift under --check
-  2  bad input or usage: a spec, an environment file, a flag
-  3  could not run: a tool missing, crashing or timing out, a push that kept failing"""
+  1  findings: invalid output, a broken rule, drift under --check, a missed analysis test
+  2  bad input or usage: a spec, an environment file, a test file, a flag
+  3  could not run: a tool missing, crashing or timing out, a push that kept failing,
+     an OAP that cannot be asked, a condition the evaluator lacks"""
 
 
 def reports_errors(command: F) -> F:

@@ -2,9 +2,10 @@
 
 Exit codes (documented in the README, tested in tests/cli/):
   0  ok
-  1  findings: invalid output, a cross-object rule, drift under --check
-  2  bad input or usage: a spec, an environment file, a flag
-  3  could not run: a tool missing, crashing or timing out, a push that failed after its retries
+  1  findings: invalid output, a cross-object rule, drift under --check, a missed analysis test case
+  2  bad input or usage: a spec, an environment file, a test file, a flag
+  3  could not run: a tool missing, crashing or timing out, a push that failed after its retries, an OAP
+     that cannot be asked, a condition the analysis test evaluator does not implement
 """
 
 from __future__ import annotations

@@ -45,3 +45,7 @@ def test_render_check_validate_diff(example_config: Path) -> None:
     assert changed.returncode != 0
     assert "+  - name: v2" in changed.stdout
     shutil.rmtree(example_config / "rendered")
+    shutil.copytree(ROOT / "analysis-tests", example_config / "analysis-tests")
+    tested = make(example_config, "analysis-test")
+    assert tested.returncode == 0, tested.stderr
+    assert "7 case(s) in 1 file(s), 7 measurement(s): all as expected" in tested.stderr
