@@ -221,6 +221,46 @@ def gateway_host_problem(host: str) -> str | None:
 
 
 # The formats the spec schemas name, each a check that returns why a value fails (or None).
+# ---- container images -------------------------------------------------------------------------------------
+
+# The grammar the kubelet's image pull parses a reference with (github.com/distribution/reference v0.6.0,
+# regexp.go and reference.go, used through ParseNormalizedNamed):
+#   reference := name [":" tag] ["@" digest]; name := [domain "/"] path-component ["/" path-component]*
+#   domain := host [":" port]; host := domain-name | "[" IPv6 "]"
+#   path-component := [a-z0-9]+ (sep [a-z0-9]+)*
+#   sep := [_.] | "__" | "-"+; tag := [\w][\w.-]{0,127}; digest := algorithm ":" hex
+# and the name is at most 255 characters (NameTotalLengthMax). The digest algorithms are go-digest's
+# registered ones, each with its hex length (sha256: 64, sha384: 96, sha512: 128).
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
+_IMAGE = re.compile(
+    rf"(?P<name>(?:(?P<domain>{_HOST}(?::[0-9]+)?)/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?"
+)
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+IMAGE_NAME_MAX = 255
+
+
+def image_problem(image: str) -> str | None:
+    """Why `image` is no container image reference the kubelet can pull; None if it is one."""
+    match = _IMAGE.fullmatch(image)
+    if match is None:
+        if image != image.strip():
+            return f"{image!r} has spaces around it"
+        if any(c.isupper() for c in image.split("@")[0].split(":")[0].split("/", 1)[-1]):
+            return f"{image!r} is no image reference: the repository path must be lower case"
+        return f"{image!r} is no image reference (registry/path:tag or registry/path@sha256:<hex>)"
+    if len(match.group("name")) > IMAGE_NAME_MAX:
+        return f"the image name is longer than {IMAGE_NAME_MAX} characters"
+    digest = match.group("digest")
+    if digest:
+        algorithm, _, hex_part = digest.partition(":")
+        if _DIGEST_LENGTHS.get(algorithm) != len(hex_part) or hex_part != hex_part.lower():
+            return f"{digest!r} is no {algorithm} digest (sha256 takes 64 lower-case hex digits)"
+    return None
+
+
 FORMATS: dict[str, Callable[[str], str | None]] = {
     "go-duration": duration_problem,
     "pause-duration": lambda value: duration_problem(value, pause=True),
@@ -231,4 +271,5 @@ FORMATS: dict[str, Callable[[str], str | None]] = {
     "repo-path": repo_path_problem,
     "istio-host": host_problem,
     "gateway-host": gateway_host_problem,
+    "image-reference": image_problem,
 }

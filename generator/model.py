@@ -135,6 +135,32 @@ class ArgoApp:
 
 
 @dataclass(frozen=True)
+class Workload:
+    """The Deployment, ServiceAccount and Kubernetes Service gitops-gen renders for a service (`workload`)."""
+
+    name: str  # the Deployment's
+    labels: Mapping[str, str]  # of the Deployment, its selector and its pods: the service's selector first
+    pod_labels: Mapping[str, str]  # the pods' own, besides `labels`
+    replicas: int
+    service_account: str | None
+    service_name: str  # the Kubernetes Service's
+    service_ports: tuple[Mapping[str, Any], ...]  # as Kubernetes writes them; none: no Service
+    containers: tuple[Mapping[str, Any], ...]  # as Kubernetes writes them, in the spec's order
+    volumes: tuple[Any, ...]
+
+
+# The workloadRef.scaleDown values with which Argo Rollouts scales the Deployment
+# (v1alpha1.ScaleDownOnSuccess, ScaleDownProgressively; `never` leaves it alone).
+SCALING_DOWN = ("onsuccess", "progressively")
+
+# The fields of a container in the order Kubernetes documents them (and `kubectl get -o yaml` prints them).
+CONTAINER_FIELDS = (
+    "image", "imagePullPolicy", "command", "args", "env", "ports", "resources", "livenessProbe",
+    "readinessProbe", "startupProbe", "volumeMounts", "securityContext",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     namespace: str
@@ -152,11 +178,27 @@ class Service:
     tenancy: Tenancy
     argocd: ArgoApp
     source: str  # services/<name>.yaml
+    workload: Workload | None = None
     acknowledged: Mapping[str, str] = field(default_factory=dict)  # warning rule ID -> why it is accepted
 
     def skywalking_service_name(self) -> str:
         assert self.canary is not None
         return service_name(self.canary.canary_subset, self.name, self.namespace, self.cluster)
+
+
+def _container_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec's container as Kubernetes writes it: env a list of {name, value}, ports {containerPort}."""
+    out: dict[str, Any] = {}
+    for key in CONTAINER_FIELDS:
+        if key not in fields:
+            continue
+        value = fields[key]
+        if key == "env":
+            value = [{"name": k, "value": v} for k, v in value.items()]
+        elif key == "ports":
+            value = [p if isinstance(p, Mapping) else {"containerPort": p} for p in value]
+        out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -420,13 +462,16 @@ class _ServiceResolver:
         argocd = _argo_app(data["argocd"], self.env.branch)
         if not argocd.repo_url:
             self.problem(("argocd", "repoURL"), "no GitOps repoURL", "set gitops.repoURL in the environment")
+        selector = data.get("selector") or {"app": name}
+        host = mesh.get("host") or name
+        workload = self._workload(canary, selector, host) if "workload" in data else None
         return Service(
             name=name,
             namespace=data["namespace"],
             env=self.env.name,
             cluster=self.env.cluster,
-            selector=data.get("selector") or {"app": name},
-            host=mesh.get("host") or name,
+            selector=selector,
+            host=host,
             port=mesh.get("port"),
             route_name=mesh.get("routeName", "primary"),
             own_virtual_service=mesh.get("virtualService", True),
@@ -438,6 +483,55 @@ class _ServiceResolver:
             argocd=argocd,
             source=self.source,
             acknowledged=dict(acknowledged),
+            workload=workload,
+        )
+
+    def _workload(self, canary: Canary | None, selector: Mapping[str, str], host: str) -> Workload:
+        raw = self.data["workload"]
+        name = raw.get("name")
+        if canary is not None:
+            ref = canary.workload
+            if ref["kind"] != "Deployment" or ref["apiVersion"] != "apps/v1":
+                self.problem(
+                    ("workloadRef", "kind" if ref["kind"] != "Deployment" else "apiVersion"),
+                    "gitops-gen renders the workload as an apps/v1 Deployment",
+                    "remove workloadRef.kind and apiVersion, or the workload section",
+                )
+            if name is not None and name != ref["name"]:
+                self.problem(
+                    ("workload", "name"),
+                    f"the Deployment is named '{name}' but the Rollout's workloadRef names '{ref['name']}'",
+                    "set one of them: workloadRef.name defaults to workload.name",
+                )
+            name = ref["name"]
+        containers = []
+        for container, fields in (raw.get("containers") or {}).items():
+            if not fields or "image" not in fields:
+                self.problem(("workload", "containers", container), "a container needs an image")
+                continue
+            containers.append({"name": container, **_container_fields(fields)})
+        if not containers:
+            self.problem(
+                ("workload", "containers"), "a workload needs containers", "add containers.<name>.image"
+            )
+        service = raw.get("service") or {}
+        ports = tuple(
+            {"port": p["port"], **({"name": p["name"]} if "name" in p else {}),
+             **({"protocol": p["protocol"]} if "protocol" in p else {}),
+             **({"targetPort": p["targetPort"]} if "targetPort" in p else {})}
+            for p in service.get("ports") or ()
+        )  # fmt: skip
+        labels = {**selector, **(raw.get("labels") or {})}
+        return Workload(
+            name=name or self.data["name"],
+            labels=labels,
+            pod_labels=dict(raw.get("podLabels") or {}),
+            replicas=raw.get("replicas", 1),
+            service_account=raw.get("serviceAccount"),
+            service_name=service.get("name") or (host if "." not in host else self.data["name"]),
+            service_ports=ports,
+            containers=tuple(containers),
+            volumes=tuple(raw.get("volumes") or ()),
         )
 
     def _steps(self, canary: Mapping[str, Any]) -> tuple[Step, ...]:

@@ -26,12 +26,14 @@ from .cache import RenderCache, combined_key, decode_value, encode_value, entry_
 from .errors import Findings, GeneratorError, InputError, Location, Problem, ToolError, raise_if_any
 from .model import (
     ROLLOUTS_ANNOTATION_MANAGED_BY,
+    SCALING_DOWN,
     ArgoApp,
     Environment,
     Gateway,
     Retry,
     Service,
     Versions,
+    Workload,
     resolve_environment,
     resolve_service,
     unknown_overrides,
@@ -268,6 +270,49 @@ def service_dir(service: Service) -> str:
     return f"{service.env}/services/{service.namespace}/{service.name}"
 
 
+def _render_workload(
+    service: Service, workload: Workload, folder: str, origin: Origin, context: dict[str, Any]
+) -> list[Manifest]:
+    """The Deployment, and the ServiceAccount and Kubernetes Service when the spec asks for them. The
+    labels are the bookinfo sample's (istio/istio samples/bookinfo/platform/kube/bookinfo.yaml): `app` and
+    `service` on the Service, `account` on the ServiceAccount."""
+    manifests = [
+        _render(
+            "deployment.yaml.j2",
+            ("apps/v1", "Deployment", workload.name),
+            f"{folder}/deployment.yaml",
+            origin,
+            **context,
+            workload=workload,
+            pod_labels={**workload.labels, **workload.pod_labels},
+        )
+    ]
+    if workload.service_account:
+        manifests.append(
+            _render(
+                "serviceaccount.yaml.j2",
+                ("v1", "ServiceAccount", workload.service_account),
+                f"{folder}/serviceaccount.yaml",
+                origin,
+                **context,
+                workload=workload,
+            )
+        )
+    if workload.service_ports:
+        manifests.append(
+            _render(
+                "service.yaml.j2",
+                ("v1", "Service", workload.service_name),
+                f"{folder}/service.yaml",
+                origin,
+                **context,
+                workload=workload,
+                service_labels={**service.selector, "service": workload.service_name},
+            )
+        )
+    return manifests
+
+
 def render_service(service: Service, env: Environment) -> list[Manifest]:
     folder = service_dir(service)
     origin = Origin.of_service(service, env)
@@ -333,6 +378,9 @@ def render_service(service: Service, env: Environment) -> list[Manifest]:
             subsets=subsets,
         )
     )
+    workload = service.workload
+    if workload is not None:
+        manifests.extend(_render_workload(service, workload, folder, origin, context))
     if service.own_virtual_service:
         manifests.append(
             _render(
@@ -369,11 +417,24 @@ def _gateway_ref(service: Service, env: Environment) -> str:
 
 def ignore_differences(service: Service) -> list[dict[str, Any]]:
     """Exactly what Argo Rollouts mutates at run time, so Argo CD self-heal never reverts a rollout:
-    the VirtualService route weights, and the DestinationRule subset label and managed-by annotation."""
+    the VirtualService route weights, the DestinationRule subset label and managed-by annotation, and
+    the replicas of the rendered Deployment when `workloadRef.scaleDown` scales it."""
     if service.canary is None:
         return []
     pointer = "/metadata/annotations/" + ROLLOUTS_ANNOTATION_MANAGED_BY.replace("~", "~0").replace("/", "~1")
+    deployment = []
+    if service.workload is not None and service.canary.workload.get("scaleDown") in SCALING_DOWN:
+        deployment.append(
+            {
+                "group": "apps",
+                "kind": "Deployment",
+                "name": service.workload.name,
+                "namespace": service.namespace,
+                "jsonPointers": ["/spec/replicas"],
+            }
+        )
     return [
+        *deployment,
         {
             "group": "networking.istio.io",
             "kind": "VirtualService",

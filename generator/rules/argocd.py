@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import Finding
+from ..model import SCALING_DOWN
 from ..yamlio import PathTuple
 from . import ignore_paths as ip
 from .ignore_paths import applies, covered, entry_paths, rollouts_mutations
@@ -45,6 +46,12 @@ def _mutated_by_rollouts(objects: ObjectSet) -> Iterator[tuple[Item, str, Mappin
             item = objects.find(kind, c.rollout.namespace, name)
             if item is not None:
                 yield item, kind, istio
+    for rollout in objects.of_kind("Rollout"):
+        ref = map_at(rollout.obj, "spec", "workloadRef")
+        if ref.get("kind", "Deployment") == "Deployment" and ref.get("scaleDown") in SCALING_DOWN:
+            item = objects.find("Deployment", rollout.namespace, str(ref.get("name")))
+            if item is not None:
+                yield item, "Deployment", {}
 
 
 def _partial_cover(paths: Sequence[ip.Path], needed: Sequence[ip.Mutation]) -> list[str]:

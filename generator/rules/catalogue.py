@@ -33,6 +33,7 @@ RULES = {
             ERROR,
             "the route sends to both subsets of the DestinationRule's host, weights summing to 100",
         ),
+        Rule("GG107", ERROR, "the Rollout's workloadRef Deployment exists and its pods match the selector"),
         Rule("GG201", ERROR, "direct-mode Istio objects carry the label istio.io/rev: tsb"),
         Rule(
             "GG202",

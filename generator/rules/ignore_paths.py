@@ -65,6 +65,17 @@ def rollouts_mutations(kind: str, istio: Mapping[str, Any] | None = None) -> lis
                     )
                 )
         return found
+    if kind == "Deployment":
+        # rollout/scale_utils.go scaleDeployment sets spec.replicas of the workloadRef's Deployment:
+        # to 0 once the Rollout is healthy (scaleDown: onsuccess, rollout/sync.go) or step by step as its
+        # pods become ready (progressively, rollout/replicaset.go reconcileNewReplicaSet).
+        return [
+            Mutation(
+                ("spec", "replicas"),
+                "the Deployment's replicas (workloadRef.scaleDown)",
+                "jsonPointers: /spec/replicas",
+            )
+        ]
     if kind == "DestinationRule":
         return [
             Mutation(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -45,6 +46,61 @@ def check(objects: ObjectSet) -> Iterator[Finding]:
             yield from _subsets(c, dr, istio_path)
         if vs is not None:
             yield from _routes(c, vs, dr, istio_path)
+    for rollout in objects.of_kind("Rollout"):
+        yield from _workload(objects, rollout)
+
+
+def _workload(objects: ObjectSet, rollout: Item) -> Iterator[Finding]:
+    """GG107: the Deployment a Rollout's workloadRef names, where the Rollout's folder holds Deployments.
+
+    Argo Rollouts takes the pod template from it (v1.9.1 rollout/templateref.go), then validates that
+    template against the Rollout's selector with Kubernetes' ValidatePodTemplateSpecForReplicaSet
+    (pkg/apis/rollouts/validation/validation.go ValidateRolloutSpec, once TemplateResolvedFromRef):
+    "`selector` does not match template `labels`" leaves the Rollout degraded, with no pods.
+    """
+    ref = map_at(rollout.obj, "spec", "workloadRef")
+    if not ref or ref.get("kind", "Deployment") != "Deployment":
+        return
+    name = str(ref.get("name"))
+    deployment = objects.find("Deployment", rollout.namespace, name)
+    if deployment is None:
+        # Only where the Rollout's own folder holds Deployments: elsewhere the workload is the user's.
+        folder = posixpath.dirname(rollout.loaded.path)
+        deployments = [
+            d
+            for d in objects.of_kind("Deployment")
+            if d.namespace == rollout.namespace and posixpath.dirname(d.loaded.path) == folder
+        ]
+        if deployments:
+            yield finding(
+                "GG107",
+                rollout,
+                ("spec", "workloadRef", "name"),
+                f"no Deployment '{name}' in {where(rollout)} (it has: "
+                f"{', '.join(sorted(d.name for d in deployments))})",
+            )
+        return
+    if ref.get("apiVersion", "apps/v1") != deployment.obj.get("apiVersion"):
+        yield finding(
+            "GG107",
+            rollout,
+            ("spec", "workloadRef", "apiVersion"),
+            f"workloadRef names apiVersion {ref.get('apiVersion')} but Deployment '{name}' is "
+            f"{deployment.obj.get('apiVersion')}",
+        )
+    selector = map_at(rollout.obj, "spec", "selector", "matchLabels")
+    template = map_at(deployment.obj, "spec", "template", "metadata", "labels")
+    for key, value in sorted(selector.items()):
+        if template.get(key) != value:
+            found = f"{key}={template[key]}" if key in template else f"no label '{key}'"
+            yield finding(
+                "GG107",
+                rollout,
+                ("spec", "selector", "matchLabels", key),
+                f"the selector requires {key}={value} but the pods of Deployment '{name}' have {found}: "
+                "Argo Rollouts refuses the template it takes from the Deployment (`selector` does not "
+                "match template `labels`)",
+            )
 
 
 def _subsets(c: Canary, dr: Item, istio_path: PathTuple) -> Iterator[Finding]:

@@ -39,7 +39,7 @@ def test_without_the_acknowledgement_strict_fails_and_writes_nothing(example_con
     drop_acknowledgements(example_config / "services/reviews.yaml")
     result = render(example_config, "--strict")
     assert result.exit_code == 1
-    assert "nothing written: 26 objects checked: 0 error(s), 2 warning(s)" in result.stderr
+    assert "nothing written: 38 objects checked: 0 error(s), 2 warning(s)" in result.stderr
     assert not (example_config / "rendered").exists()
     assert render(example_config).exit_code == 0  # without --strict warnings pass
 
