@@ -26,7 +26,7 @@ from .skywalking import SCALED_BY_10000
 
 ROLLOUT = ("argoproj.io", "Rollout")
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
-_ADDED, _REMOVED, _CHANGED = "added", "removed", "changed"
+_ADDED, _REMOVED, _CHANGED, _RELEASED = "added", "removed", "changed", "released"
 
 _BOUND = re.compile(r"asFloat\(\s*\.value\s*\)\s*(>=|<=|>|<)\s*(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)")
 _MIN_POINTS = re.compile(r"len\(\s*filter\((?:[^()]|\([^()]*\))*\)\s*\)\s*>=\s*([0-9]+)")
@@ -128,7 +128,7 @@ class PlanChange:
     namespace: str
     service: str
     rollout: str
-    status: str  # "added" | "removed" | "changed"
+    status: str  # "added" | "removed" | "changed" | "released" (a Deployment without a Rollout)
     changes: tuple[str, ...]
     # What the change does to the times (`plan.time_changes`): "full promotion 30m -> 45m", ...
     timing: tuple[str, ...] = ()
@@ -454,38 +454,124 @@ def _plan_changes(old: Plan, new: Plan) -> list[str]:
     return changes
 
 
+# ---- releases: a Deployment's pod template changes ------------------------------------------------------
+
+DEPLOYMENT = ("apps", "Deployment")
+
+
+def _deployments(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    return {
+        (str(_get(obj, "metadata", "namespace") or ""), str(_get(obj, "metadata", "name") or "")): obj
+        for obj in objects
+        if _kind(obj) == DEPLOYMENT
+    }
+
+
+def _images(deployment: Mapping[str, Any]) -> dict[str, str]:
+    containers = _items(_get(deployment, "spec", "template", "spec", "containers"))
+    return {str(c.get("name")): str(c.get("image")) for c in containers if isinstance(c, Mapping)}
+
+
+def short_image(old: str, new: str) -> tuple[str, str]:
+    """`docker.io/istio/examples-bookinfo-reviews-v1:1.16.4 -> ...-v2:1.16.4` as a reviewer reads it:
+    `examples-bookinfo-reviews-v1:1.16.4` and `v2:1.16.4`. The registry path both share is left out, and
+    of the new one what it shares with the old up to a `-`, `/` or `:`."""
+    shared = 0
+    for index, (a, b) in enumerate(zip(old, new, strict=False)):
+        if a != b:
+            break
+        if a == "/":
+            shared = index + 1
+    old_short, new_short = old[shared:], new[shared:]
+    cut = 0
+    for index, (a, b) in enumerate(zip(old_short, new_short, strict=False)):
+        if a != b:
+            break
+        if a in "-/:" and index + 1 < len(new_short):
+            cut = index + 1
+    return old_short, new_short[cut:] if cut and new_short[cut:] else new_short
+
+
+def _brief(plan: Plan, promotion: str | None) -> str:
+    """`canary 10% -> 80% in 5 steps, analysis Apdex >= 0.99, full promotion no sooner than 30m`."""
+    weights = [step.value for step in plan.steps if step.kind == "weight"]
+    text = "canary"
+    if weights:
+        text += f" {weights[0]}% -> {weights[-1]}% in {len(weights)} steps"
+    if plan.analysis is not None and plan.analysis.metrics:
+        text += ", analysis " + ", ".join(m.summary() for m in plan.analysis.metrics)
+    if promotion == "manual":
+        text += ", full promotion after a manual promotion"
+    elif promotion is not None:
+        text += f", full promotion no sooner than {promotion}"
+    return text
+
+
+def release_changes(
+    old_objects: Iterable[Mapping[str, Any]], new_objects: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """What each changed Deployment will do, by (namespace, Deployment): its new images, and whether Argo
+    Rollouts starts a canary for it (a change of the pod template of a Rollout's workloadRef does; one
+    outside the template does not; a Deployment no Rollout references rolls out at once)."""
+    from .plan import promotion_text, timelines  # plan builds on this module
+
+    old_objects, new_objects = list(old_objects), list(new_objects)
+    before, after = _deployments(old_objects), _deployments(new_objects)
+    rollouts, times = plans(new_objects), timelines(new_objects)
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+    for key in sorted(before.keys() & after.keys()):
+        old, new = before[key], after[key]
+        if old == new:
+            continue
+        phrases = []
+        old_images, new_images = _images(old), _images(new)
+        for container in sorted(old_images.keys() & new_images.keys()):
+            if old_images[container] != new_images[container]:
+                was, now = short_image(old_images[container], new_images[container])
+                label = f"image {was} -> {now}"
+                phrases.append(label if len(new_images) == 1 else f"{container} {label}")
+        plan = rollouts.get(key)
+        template_changed = _get(old, "spec", "template") != _get(new, "spec", "template")
+        if not template_changed:
+            phrases.append("will not start a canary (the pod template is unchanged)")
+        elif plan is None:
+            phrases.append("rolls out at once: no Rollout references this Deployment (no canary)")
+        else:
+            timeline = times.get(key)
+            phrases.append(_brief(plan, promotion_text(timeline) if timeline else None))
+            if plan.analysis is None:
+                phrases.append("starts a canary without an analysis: nothing rolls a bad version back")
+        found[key] = tuple(phrases)
+    return found
+
+
 def diff_plans(
     old_objects: Iterable[Mapping[str, Any]], new_objects: Iterable[Mapping[str, Any]]
 ) -> list[PlanChange]:
     """The canary plans that differ between two sets of objects of one cluster, sorted by namespace and
     service. Rollouts are matched by namespace and workload (so renaming a Rollout is a change, not a
-    removal and an addition); objects that are not Rollouts or AnalysisTemplates are ignored."""
+    removal and an addition); a changed Deployment says what it releases (`release_changes`), and other
+    objects are ignored."""
     from .plan import time_changes, timelines  # plan builds on this module
 
     old_objects, new_objects = list(old_objects), list(new_objects)
     before, after = plans(old_objects), plans(new_objects)
     old_times, new_times = timelines(old_objects), timelines(new_objects)
+    releases = release_changes(old_objects, new_objects)
     result = []
-    for key in sorted(before.keys() | after.keys()):
+    for key in sorted(before.keys() | after.keys() | releases.keys()):
         old, new = before.get(key), after.get(key)
+        release = releases.get(key, ())
         timing = time_changes(old_times.get(key), new_times.get(key))
         if old is None and new is not None:
-            result.append(
-                PlanChange(
-                    new.namespace,
-                    new.service,
-                    new.rollout,
-                    _ADDED,
-                    (f"canary added: {new.summary()}",),
-                    timing,
-                )
-            )
+            added = (f"canary added: {new.summary()}",)
+            result.append(PlanChange(new.namespace, new.service, new.rollout, _ADDED, added, timing))
         elif new is None and old is not None:
             result.append(PlanChange(old.namespace, old.service, old.rollout, _REMOVED, ("canary removed",)))
         elif old is not None and new is not None:
-            changes = _plan_changes(old, new)
+            changes = (*release, *_plan_changes(old, new))
             if changes or timing:  # an initialDelay or count moves the times and nothing else here
-                result.append(
-                    PlanChange(new.namespace, new.service, new.rollout, _CHANGED, tuple(changes), timing)
-                )
+                result.append(PlanChange(new.namespace, new.service, new.rollout, _CHANGED, changes, timing))
+        else:  # a Deployment no Rollout references
+            result.append(PlanChange(key[0], key[1], "", _RELEASED, release))
     return result

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from generator.canary_plan import Step, diff_plans, plans, schedule
+from generator.canary_plan import Step, diff_plans, plans, schedule, short_image
 from generator.render import render_all
 
 APDEX = (
@@ -437,3 +437,74 @@ def test_hand_edited_old_objects_never_crash_the_plan_diff(type_swaps: Any) -> N
     for objects in type_swaps(base, 400, lambda o: o["kind"] in canary):
         for change in diff_plans(objects, base) + diff_plans(base, objects):
             assert str(change)
+
+
+# ---- releases: a Deployment's pod template changes -------------------------------------------------------
+
+
+def _demo_objects() -> list[dict[str, Any]]:
+    return [copy.deepcopy(dict(m.obj)) for m in render_all(Path(__file__).resolve().parents[2], ["demo"])]
+
+
+def _deployment(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
+
+
+def test_a_new_image_of_a_canary_says_what_the_canary_will_do() -> None:
+    old, new = _demo_objects(), _demo_objects()
+    container = _deployment(new, "reviews")["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = "docker.io/istio/examples-bookinfo-reviews-v2:1.16.4"
+    (change,) = diff_plans(old, new)
+    assert (change.service, change.status) == ("reviews", "changed")
+    assert change.changes == (
+        "image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4",
+        "canary 10% -> 80% in 5 steps, analysis Apdex >= 0.99, full promotion no sooner than 30m",
+    )
+
+
+def test_a_change_outside_the_pod_template_starts_no_canary() -> None:
+    old, new = _demo_objects(), _demo_objects()
+    _deployment(new, "reviews")["spec"]["replicas"] = 0
+    (change,) = diff_plans(old, new)
+    assert change.changes == ("will not start a canary (the pod template is unchanged)",)
+
+
+def test_a_canary_without_analysis_is_marked() -> None:
+    old, new = _demo_objects(), _demo_objects()
+    for objects in (old, new):
+        rollout = next(o for o in objects if o["kind"] == "Rollout")
+        del rollout["spec"]["strategy"]["canary"]["analysis"]
+    _deployment(new, "reviews")["spec"]["template"]["spec"]["containers"][0]["image"] = "reviews:2"
+    (change,) = diff_plans(old, new)
+    assert change.changes[-1] == "starts a canary without an analysis: nothing rolls a bad version back"
+    assert change.changes[1].startswith("canary 10% -> 80% in 5 steps, full promotion no sooner than 30m")
+
+
+def test_a_deployment_without_a_rollout_rolls_out_at_once() -> None:
+    old, new = _demo_objects(), _demo_objects()
+    _deployment(new, "ratings-v1")["spec"]["template"]["spec"]["containers"][0]["image"] = (
+        "docker.io/istio/examples-bookinfo-ratings-v2:1.16.4"
+    )
+    (change,) = diff_plans(old, new)
+    assert (change.service, change.status) == ("ratings-v1", "released")
+    assert change.changes == (
+        "image examples-bookinfo-ratings-v1:1.16.4 -> v2:1.16.4",
+        "rolls out at once: no Rollout references this Deployment (no canary)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "shown"),
+    [
+        ("docker.io/istio/a-v1:1.16.4", "docker.io/istio/a-v2:1.16.4", ("a-v1:1.16.4", "v2:1.16.4")),
+        ("app:1.2.3", "app:1.2.4", ("app:1.2.3", "1.2.4")),
+        (
+            "reg.example.com/team/app:1",
+            "other.example.com/team/app:1",
+            ("reg.example.com/team/app:1", "other.example.com/team/app:1"),
+        ),
+        ("app:1", "app@sha256:" + "a" * 64, ("app:1", "app@sha256:" + "a" * 64)),
+    ],
+)
+def test_images_are_shown_short(old: str, new: str, shown: tuple[str, str]) -> None:
+    assert short_image(old, new) == shown
