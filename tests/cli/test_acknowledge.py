@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -22,8 +23,11 @@ def render(config: Path, *args: str) -> Result:
 
 
 def drop_acknowledgements(spec: Path) -> None:
+    """Remove the `acknowledge:` block (up to the next top-level key)."""
     text = spec.read_text()
-    spec.write_text(text[: text.index("acknowledge:")])
+    start = text.index("acknowledge:")
+    following = re.compile(r"^\S", re.M).search(text, text.index("\n", start) + 1)
+    spec.write_text(text[:start] + (text[following.start() :] if following else ""))
 
 
 def test_the_bundled_example_acknowledges_its_two_warnings(example_config: Path) -> None:

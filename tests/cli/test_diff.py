@@ -42,13 +42,16 @@ def test_diff_summarizes_then_diffs_and_exits_0(example_config: Path) -> None:
     result = diff(example_config)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(
-        "demo/details: 3 removed\n"
+        "demo/details: 6 removed\n"
         "  - Application/demo-details  (demo/argocd/apps/demo-details.yaml)\n"
+        "  - Deployment/details-v1  (demo/services/bookinfo/details/deployment.yaml)\n"
         "  - DestinationRule/details  (demo/services/bookinfo/details/destinationrule.yaml)\n"
+        "  - Service/details  (demo/services/bookinfo/details/service.yaml)\n"
+        "  - ServiceAccount/bookinfo-details  (demo/services/bookinfo/details/serviceaccount.yaml)\n"
         "  - VirtualService/details  (demo/services/bookinfo/details/virtualservice.yaml)\n"
         "demo/reviews: 1 changed\n"
         "  ~ Rollout/reviews-rollout  (demo/services/bookinfo/reviews/rollout.yaml)\n"
-        "4 files would change: 1 changed, 3 removed; 22 unchanged\n"
+        "7 files would change: 1 changed, 6 removed; 31 unchanged\n"
         "\n"
         "--- a/demo/argocd/apps/demo-details.yaml\n+++ /dev/null\n"
     )
@@ -62,7 +65,7 @@ def test_diff_json(example_config: Path) -> None:
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert result.stdout == json.dumps(document, indent=2, sort_keys=True) + "\n"
-    assert document["totals"] == {"added": 0, "changed": 1, "removed": 3, "unchanged": 22}
+    assert document["totals"] == {"added": 0, "changed": 1, "removed": 6, "unchanged": 31}
     assert [(g["env"], g["service"]) for g in document["groups"]] == [
         ("demo", "details"),
         ("demo", "reviews"),
@@ -75,14 +78,14 @@ def test_diff_json(example_config: Path) -> None:
             "path": "demo/services/bookinfo/reviews/rollout.yaml",
         }
     ]
-    assert [f["change"] for f in document["files"]] == ["removed", "removed", "removed", "changed"]
+    assert [f["change"] for f in document["files"]] == ["removed"] * 6 + ["changed"]
     assert diff(example_config, "--output", "json").stdout == result.stdout
 
 
 def test_diff_of_an_up_to_date_tree(example_config: Path) -> None:
     render(example_config)
     result = diff(example_config)
-    assert (result.exit_code, result.stdout) == (0, "no changes: 26 files up to date\n")
+    assert (result.exit_code, result.stdout) == (0, "no changes: 38 files up to date\n")
     assert json.loads(diff(example_config, "--output", "json").stdout)["changed"] is False
 
 
@@ -94,7 +97,7 @@ def test_diff_honours_service_env_and_out(example_config: Path, tmp_path: Path) 
     assert "details" not in result.stdout  # out of scope: not pruned by a --service reviews render
     out = tmp_path / "elsewhere"
     result = diff(example_config, "--out", str(out), "--service", "reviews")
-    assert result.stdout.startswith("demo/reviews: 5 added\n")
+    assert result.stdout.startswith("demo/reviews: 8 added\n")
     assert not out.exists()
 
 

@@ -63,7 +63,7 @@ def test_check_on_a_missing_tree_fails_and_creates_nothing(example_config: Path,
     result = render(example_config, "--out", str(out), "--check")
     assert result.exit_code == 1
     assert "--- /dev/null\n+++ b/demo/argocd/root.yaml\n" in result.stdout
-    assert "out of date: 26 added, 0 changed, 0 removed" in result.stderr
+    assert "out of date: 38 added, 0 changed, 0 removed" in result.stderr
     assert not out.exists()
 
 
@@ -82,7 +82,7 @@ def test_check_shows_changed_and_removed_files(example_config: Path) -> None:
     assert "-  replicas: 5\n+  replicas: 6\n" in result.stdout
     assert "--- a/demo/services/bookinfo/details/destinationrule.yaml\n+++ /dev/null\n" in result.stdout
     assert (
-        f"out of date: 0 added, 1 changed, 3 removed (run `gitops-gen render --config {example_config}` "
+        f"out of date: 0 added, 1 changed, 6 removed (run `gitops-gen render --config {example_config}` "
         "to update it)" in result.stderr
     )
     assert snapshot(out) == before
@@ -125,7 +125,7 @@ def test_render_adopts_the_committed_example_tree(example_config: Path) -> None:
     before = snapshot(out)
     result = render(example_config)
     assert result.exit_code == 0, result.stderr
-    assert "0 written, 0 removed, 26 unchanged" in result.stderr
+    assert "0 written, 0 removed, 38 unchanged" in result.stderr
     after = snapshot(out)
     assert after.pop(INDEX_NAME)
     assert after == before
@@ -150,7 +150,7 @@ def test_a_service_render_prunes_only_that_service(example_config: Path) -> None
     (example_config / "services/details.yaml").unlink()  # not part of a --service reviews render
     result = render(example_config, "--service", "reviews")
     assert result.exit_code == 0, result.stderr
-    assert "1 removed" in result.stderr
+    assert "4 removed" in result.stderr  # the AnalysisTemplate, and the workload that followed it
     assert not (out / "demo/services/bookinfo/reviews/analysistemplate.yaml").exists()
     assert (out / "demo/services/bookinfo/details/destinationrule.yaml").exists()
     assert (out / "demo/argocd/apps/demo-details.yaml").exists()
@@ -160,7 +160,7 @@ def test_a_service_render_prunes_only_that_service(example_config: Path) -> None
     # a full render owns everything again
     result = render(example_config)
     assert result.exit_code == 0
-    assert "3 removed" in result.stderr
+    assert "6 removed" in result.stderr
     assert not (out / "demo/services/bookinfo/details").exists()
 
 

@@ -77,8 +77,10 @@ def make_config(config: Path) -> None:
 
 def write_service(config: Path, number: int, reviews: str) -> None:
     name = f"svc{number:03d}"
-    text = reviews.replace("name: reviews", f"name: {name}").replace(
-        "templateName: apdex", f"templateName: {name}"
+    text = (
+        reviews.replace("name: reviews", f"name: {name}")
+        .replace("templateName: apdex", f"templateName: {name}")
+        .replace("serviceAccount: bookinfo-reviews", f"serviceAccount: {name}")
     )
     (config / f"services/{name}.yaml").write_text(text)
 

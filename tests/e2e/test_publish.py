@@ -125,7 +125,7 @@ def test_publish_into_a_local_clone_commits_only_the_owned_files(
     message = git(work, "log", "-1", "--format=%B")
     assert message.startswith("gitops-gen: demo, demo/details, demo/productpage and 2 more\n\n")
     assert f"Rendered from config commit {sha}.\n" in message
-    assert "- demo/reviews: 5 added\n" in message
+    assert "- demo/reviews: 8 added\n" in message
     assert message.rstrip().endswith(f"Gitops-Gen-Source: {sha}")
     assert git(work, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip() == (
         "Test User <test@example.com>|Test User <test@example.com>"
@@ -355,10 +355,10 @@ def test_pr_branch_is_named_after_the_config_commit_and_a_rerun_does_nothing(
     text = body.read_text()
     assert text.startswith("## gitops-gen: demo, demo/details, demo/productpage and 2 more\n")
     assert f"on `{branch}`, to merge into `main`" in text
-    assert "| demo | reviews | 5 | 0 | 0 |" in text
+    assert "| demo | reviews | 8 | 0 | 0 |" in text
     assert "- **reviews/demo**: canary added: steps 10% (10m), 20% (5m)" in text
     assert "```diff\n--- /dev/null\n+++ b/rendered/demo/argocd/apps/demo-details.yaml\n" in text
-    assert "**Validation:** passed: 26 objects" in text
+    assert "**Validation:** passed: 38 objects" in text
 
     body.unlink()
     tip = git(remote, "rev-parse", branch)
@@ -391,8 +391,10 @@ def test_a_huge_pr_body_is_cut_under_the_limit(config: Path, remote: Path, tmp_p
     reviews = (config / "services/reviews.yaml").read_text()
     for index in range(12):
         name = f"reviews{index}"
-        text = reviews.replace("name: reviews", f"name: {name}").replace(
-            "templateName: apdex", f"templateName: {name}"
+        text = (
+            reviews.replace("name: reviews", f"name: {name}")
+            .replace("templateName: apdex", f"templateName: {name}")
+            .replace("serviceAccount: bookinfo-reviews", f"serviceAccount: {name}")
         )
         (config / "services" / f"{name}.yaml").write_text(text)
     commit_all(config, "a dozen more canaries")
@@ -402,7 +404,7 @@ def test_a_huge_pr_body_is_cut_under_the_limit(config: Path, remote: Path, tmp_p
     text = body.read_text()
     assert len(text) <= LIMIT
     assert "**The diff is cut** to keep this description under 65,000 characters" in text
-    assert all(f"| demo | reviews{i} | 5 | 0 | 0 |" in text for i in range(12))
+    assert all(f"| demo | reviews{i} | 8 | 0 | 0 |" in text for i in range(12))
     assert text.count("canary added") == 13
 
 
@@ -430,7 +432,7 @@ def test_an_existing_pr_branch_is_built_on_and_described_against_the_target(
         f"rendered/{REVIEWS}/rollout.yaml"
     }
     text = body.read_text()
-    assert "| demo | reviews | 5 | 0 | 0 |" in text  # against main, which has no rendered tree yet
+    assert "| demo | reviews | 8 | 0 | 0 |" in text  # against main, which has no rendered tree yet
     assert "replicas 5 (" not in text and "canary added: steps 10% (10m)" in text
     assert "+  replicas: 7\n" in text
 

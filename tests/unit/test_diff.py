@@ -24,7 +24,7 @@ def plan(example_config: Path) -> TreePlan:
     apply_plan(plan_render(example_config, out))
     edit(example_config / "services/reviews.yaml", "replicas: 5", "replicas: 6")
     (example_config / "services/details.yaml").unlink()
-    stars = (example_config / "services/ratings.yaml").read_text().replace("name: ratings", "name: stars")
+    stars = (example_config / "services/ratings.yaml").read_text().replace("ratings", "stars")
     (example_config / "services/stars.yaml").write_text(stars)
     edit(
         example_config / "environments/demo.yaml",
@@ -49,10 +49,17 @@ def test_summary_groups_per_environment_then_service(plan: TreePlan) -> None:
     environment, details, reviews, stars = groups
     assert (environment.env, environment.service) == ("demo", None)
     assert [c.kind for c in environment.changed] == ["Gateway"]
-    assert details.counts() == "3 removed"
+    assert details.counts() == "6 removed"
     assert reviews.counts() == "1 changed"
-    assert stars.counts() == "3 added"
-    assert {c.kind for c in stars.added} == {"Application", "DestinationRule", "VirtualService"}
+    assert stars.counts() == "6 added"
+    assert {c.kind for c in stars.added} == {
+        "Application",
+        "DestinationRule",
+        "VirtualService",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+    }
 
 
 def test_text_is_the_summary_then_the_unified_diff(plan: TreePlan) -> None:
@@ -65,7 +72,7 @@ def test_text_is_the_summary_then_the_unified_diff(plan: TreePlan) -> None:
     assert "  - DestinationRule/details  (demo/services/bookinfo/details/destinationrule.yaml)" in summary
     assert summary.startswith("demo: 1 changed\n  ~ Gateway/bookinfo-gateway  (demo/gateways/")
     assert summary.endswith(
-        f"8 files would change: 3 added, 2 changed, 3 removed; {len(plan.unchanged)} unchanged"
+        f"14 files would change: 6 added, 2 changed, 6 removed; {len(plan.unchanged)} unchanged"
     )
     assert diff == plan.unified_diff()
     assert "-  replicas: 5\n+  replicas: 6\n" in diff

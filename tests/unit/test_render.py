@@ -100,7 +100,14 @@ def test_compact_steps_expand_to_weight_and_pause(example_config: Path) -> None:
 def test_service_selection_renders_only_that_service(example_config: Path) -> None:
     manifests = render_all(example_config, services=["ratings"])
     assert {m.service for m in manifests} == {"ratings"}
-    assert {m.kind for m in manifests} == {"DestinationRule", "VirtualService", "Application"}
+    assert {m.kind for m in manifests} == {
+        "DestinationRule",
+        "VirtualService",
+        "Application",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+    }
 
 
 def test_two_services_rendering_the_same_object_is_an_error(example_config: Path) -> None:

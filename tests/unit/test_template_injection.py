@@ -122,6 +122,17 @@ FREE: dict[str, Field] = {
     ),
     "ack-reason": ("services/reviews.yaml", ("acknowledge", "GG502"), lambda v: v),
     "regex-path": ("services/productpage.yaml", ("ingress", "paths", 5), lambda v: {"regex": v}),
+    "container-env": (
+        "services/details.yaml",
+        ("workload", "containers", "details", "env"),
+        lambda v: {"X": v},
+    ),
+    "container-command": (
+        "services/details.yaml",
+        ("workload", "containers", "details", "command"),
+        lambda v: [v],
+    ),
+    "container-args": ("services/ratings.yaml", ("workload", "containers", "ratings", "args"), lambda v: [v]),
 }
 
 # The fields whose format or pattern still lets some unusual text through (URLs, a branch, hosts, label
@@ -217,6 +228,11 @@ def set_fields(config: Path, fields: dict[str, Field], values: dict[str, str]) -
 def copy_example(folder: Path) -> Path:
     for name in ("services", "environments"):
         shutil.copytree(ROOT / name, folder / name)
+    # reviews' workloadRef takes a hostile apiVersion below: as a workload the user manages (one gitops-gen
+    # renders is an apps/v1 Deployment), so its `workload` section (the spec's last) goes.
+    spec = folder / "services/reviews.yaml"
+    text = spec.read_text()
+    spec.write_text(text[: text.index("\nworkload:") + 1])
     return folder
 
 
