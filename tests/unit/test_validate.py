@@ -558,3 +558,23 @@ def test_real_kubeconform_agrees_with_builtin(tmp_path: Path, builtin: BuiltinVa
     assert [str(f) for f in theirs] == [str(f) for f in ours]
     assert len(ours) == 4
     assert os.path.exists(manifests)
+
+
+def test_schemas_are_read_only_for_the_kinds_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Startup stays lazy with the core schemas shipped (the Deployment's is 650 kB): a file is read when an
+    object of its kind is validated, and only then."""
+    read: list[str] = []
+    real_read_text = Path.read_text
+
+    def recording(self: Path, *args: object, **kwargs: object) -> str:
+        if default_schema_dir() in self.parents:
+            read.append(self.relative_to(default_schema_dir()).as_posix())
+        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", recording)
+    validator = BuiltinValidator()
+    assert read == []
+    assert validate_text(validator, ROLLOUT) == []
+    assert read == ["argoproj.io/rollout_v1alpha1.json"]
+    assert validate_text(validator, NAMESPACE + "---\n" + NAMESPACE.replace("bookinfo", "other")) == []
+    assert read == ["argoproj.io/rollout_v1alpha1.json", "v1/namespace_v1.json"]  # once per kind
