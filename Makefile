@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: render test lint typecheck bench bench-smoke schemas golden clean
+.PHONY: render test lint typecheck bench bench-smoke schemas core-schemas golden clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ clean:
 ## Regenerate schemas/kubernetes/ from the upstream CRDs in schemas/crds/
 schemas: $(STAMP)
 	$(BIN)/python scripts/crd2schema.py
+
+## Regenerate the core Kubernetes schemas (v1/, apps/, autoscaling/, policy/ under schemas/kubernetes/) from
+## one release's OpenAPI document: make core-schemas SWAGGER=path/to/swagger.json (see CORE-SOURCES.md)
+SWAGGER ?=
+core-schemas: $(STAMP)
+	@test -n '$(SWAGGER)' || { echo 'usage: make core-schemas SWAGGER=path/to/swagger.json (schemas/kubernetes/CORE-SOURCES.md)'; exit 2; }
+	$(BIN)/python scripts/k8s2schema.py '$(SWAGGER)'
 
 ## Fleet-scale bench (issue 8): whole processes at N = 100, 300, 1000 services x 3 environments, against
 ## baselines run in the same command; writes bench/RESULTS.md. Not part of `make test`. Takes 20+ minutes;

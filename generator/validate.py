@@ -1243,7 +1243,13 @@ def _kubeconform_problems(
         wanted = [w for c in children if (m := _TYPE.match(c.message)) for w in m.group(2).split(" or ")]
         text = worded("type", path, instance, list(dict.fromkeys(wanted)))
     elif match := _TYPE.match(message):
-        text = worded("type", path, instance, match.group(2).split(" or "))
+        wanted = match.group(2).split(" or ")
+        declared = (node or {}).get("type")
+        # kubeconform lists a `type: [integer, "null"]` as "null or integer": name them in the schema's order,
+        # as jsonschema does
+        if isinstance(declared, list) and sorted(map(str, declared)) == sorted(wanted):
+            wanted = [str(t) for t in declared]
+        text = worded("type", path, instance, wanted)
     elif match := _COUNT.match(message):
         text = worded(match.group(1), path, instance, int(match.group(3)))
     elif match := _BOUND.match(message):

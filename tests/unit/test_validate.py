@@ -238,11 +238,58 @@ def test_missing_schema_is_an_error_unless_ignored(builtin: BuiltinValidator) ->
 
 
 def test_builtin_kubernetes_kinds_are_skipped_without_finding(builtin: BuiltinValidator) -> None:
-    objects = load_manifests([DEMO / "application"])
-    assert {o.obj["apiVersion"] for o in objects} == {"v1", "apps/v1"}
-    assert builtin.validate_objects(objects) == []
+    # a kind of a built-in group with no shipped schema (CronJob, a DaemonSet) is skipped as before
     nonsense = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: x}\nspec: {whatever: 1}\n"
     assert validate_text(builtin, nonsense) == []
+    daemonset = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: x}\nspec: {replicas: 'x'}\n"
+    assert validate_text(builtin, daemonset) == []
+    assert not builtin.store.has_schema("batch/v1", "CronJob")
+    validator = KubeconformValidator("kubeconform")
+    objects = load_text(nonsense + "---\n" + daemonset + "---\n" + NAMESPACE, "m.yaml")
+    assert validator.skip_list(objects) == ["apps/v1/DaemonSet", "batch/v1/CronJob"]  # not v1/Namespace
+
+
+NAMESPACE = (
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n  labels: {istio-injection: enabled}\n"
+)
+CORE_KINDS = [
+    ("v1", "Namespace"),
+    ("v1", "Service"),
+    ("v1", "ServiceAccount"),
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("apps/v1", "Deployment"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("policy/v1", "PodDisruptionBudget"),
+]
+
+
+@pytest.mark.parametrize(("api_version", "kind"), CORE_KINDS)
+def test_core_kinds_have_a_shipped_schema(builtin: BuiltinValidator, api_version: str, kind: str) -> None:
+    schema = builtin.store.schema(api_version, kind)
+    assert schema is not None and schema["$schema"] == "http://json-schema.org/draft-04/schema#"
+    group, _, version = api_version.rpartition("/")
+    assert schema["x-kubernetes-group-version-kind"] == [{"group": group, "kind": kind, "version": version}]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["kind"]["enum"] == [kind]
+
+
+def test_core_kinds_are_validated(builtin: BuiltinValidator) -> None:
+    objects = load_manifests([DEMO / "application"])
+    assert {(o.obj["apiVersion"], o.obj["kind"]) for o in objects} == {
+        ("v1", "Namespace"), ("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ServiceAccount"),
+    }  # fmt: skip
+    assert builtin.validate_objects(objects) == []
+    assert all(builtin.store.validator(o.obj["apiVersion"], o.obj["kind"]) is not None for o in objects)
+    # the rendered Namespace of the bundled example, and what `kubectl get -o yaml` adds to one
+    assert builtin.validate_paths([ROOT / "rendered" / "demo" / "namespaces"]) == []
+    dumped = (
+        NAMESPACE.replace("metadata:\n", "metadata:\n  creationTimestamp: null\n") + "spec: {}\nstatus: {}\n"
+    )
+    assert validate_text(builtin, dumped) == []
+    (bad,) = validate_text(builtin, NAMESPACE + "  annotations: {a: 1}\n")
+    assert (bad.rule, bad.location.field, bad.location.line) == ("SCHEMA", "metadata.annotations.a", 6)
+    assert bad.message == "expected string or null, got integer 1"
 
 
 def test_not_a_kubernetes_object(builtin: BuiltinValidator) -> None:
@@ -415,10 +462,11 @@ def test_command_is_offline_strict_json(tmp_path: Path, monkeypatch: pytest.Monk
     assert validator.validate_paths([DEMO]) == []
     argv = json.loads(args_file.read_text())
     layout = f"{default_schema_dir().resolve()}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json"
-    assert argv[:7] == ["-strict", "-summary", "-output", "json", "-schema-location", layout, "-skip"]
-    assert argv[7] == "apps/v1/Deployment,v1/Namespace,v1/Service,v1/ServiceAccount"
-    assert "default" not in argv and "-ignore-missing-schemas" not in argv
-    assert argv[8:] == sorted({str((DEMO / p).resolve()) for p in (
+    # every built-in kind of the demo (Deployment, Namespace, Service, ServiceAccount) has a shipped
+    # schema now (CORE-SOURCES.md): nothing is skipped
+    assert argv[:6] == ["-strict", "-summary", "-output", "json", "-schema-location", layout]
+    assert "-skip" not in argv and "default" not in argv and "-ignore-missing-schemas" not in argv
+    assert argv[6:] == sorted({str((DEMO / p).resolve()) for p in (
         "application/bookinfo.yaml", "application/namespace.yaml", "argo/rollout/analysis.yaml",
         "argo/rollout/rollout.yaml", "argo/tsb/conf.yaml")})  # fmt: skip
 
@@ -510,3 +558,23 @@ def test_real_kubeconform_agrees_with_builtin(tmp_path: Path, builtin: BuiltinVa
     assert [str(f) for f in theirs] == [str(f) for f in ours]
     assert len(ours) == 4
     assert os.path.exists(manifests)
+
+
+def test_schemas_are_read_only_for_the_kinds_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Startup stays lazy with the core schemas shipped (the Deployment's is 650 kB): a file is read when an
+    object of its kind is validated, and only then."""
+    read: list[str] = []
+    real_read_text = Path.read_text
+
+    def recording(self: Path, *args: object, **kwargs: object) -> str:
+        if default_schema_dir() in self.parents:
+            read.append(self.relative_to(default_schema_dir()).as_posix())
+        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", recording)
+    validator = BuiltinValidator()
+    assert read == []
+    assert validate_text(validator, ROLLOUT) == []
+    assert read == ["argoproj.io/rollout_v1alpha1.json"]
+    assert validate_text(validator, NAMESPACE + "---\n" + NAMESPACE.replace("bookinfo", "other")) == []
+    assert read == ["argoproj.io/rollout_v1alpha1.json", "v1/namespace_v1.json"]  # once per kind

@@ -88,6 +88,57 @@ def test_bad_corpus_same_verdict_per_object(builtin: BuiltinValidator, real: Kub
     assert [str(f) for f in theirs] == [str(f) for f in ours]
 
 
+# ---- core Kubernetes kinds (schemas/kubernetes/CORE-SOURCES.md) -------------------------------------
+
+BOOKINFO = (ROOT / "tests" / "fixtures" / "demo" / "application" / "bookinfo.yaml").read_text(
+    encoding="utf-8"
+)
+# (case, change to bookinfo.yaml, [(field, message)] both must report, on the changed line)
+CORE_CASES = [
+    ("replicas-string", ("  replicas: 1\n", '  replicas: "3"\n'),
+     [("spec.replicas", 'expected integer or null, got string "3"')]),
+    ("container-unknown-field", ("        imagePullPolicy: IfNotPresent\n",
+                                 "        imagePullPolicy: IfNotPresent\n        imagePullPolicyy: Always\n"),
+     [("spec.template.spec.containers[0].imagePullPolicyy",
+       'unknown field "imagePullPolicyy" (did you mean "imagePullPolicy"?)')]),
+    ("service-port-string", ("  - port: 9080\n", "  - port: http\n"),
+     [("spec.ports[0].port", 'expected integer, got string "http"')]),
+]  # fmt: skip
+
+
+def test_core_kinds_valid_for_both(builtin: BuiltinValidator, real: KubeconformValidator) -> None:
+    """bookinfo's Deployments, Services and ServiceAccounts (targetPort, containerPort: int32 and
+    int-or-string fields) and the rendered Namespace are checked, not skipped, and pass both."""
+    paths = [ROOT / "tests" / "fixtures" / "demo" / "application", ROOT / "rendered" / "demo" / "namespaces"]
+    objects = load_manifests(paths)
+    kinds = {(o.obj["apiVersion"], o.obj["kind"]) for o in objects}
+    assert {("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "Namespace")} <= kinds
+    assert all(builtin.store.has_schema(a, k) for a, k in kinds)
+    assert real.skip_list(objects) == []
+    assert builtin.validate_paths(paths) == [] and real.validate_paths(paths) == []
+
+
+@pytest.mark.parametrize(("case", "change", "expected"), CORE_CASES, ids=[c[0] for c in CORE_CASES])
+def test_core_kinds_invalid_for_both(
+    tmp_path: Path,
+    builtin: BuiltinValidator,
+    real: KubeconformValidator,
+    case: str,
+    change: tuple[str, str],
+    expected: list[tuple[str, str]],
+) -> None:
+    old, new = change
+    assert old in BOOKINFO
+    text = BOOKINFO.replace(old, new, 1)
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text, encoding="utf-8")
+    ours, theirs = builtin.validate_paths([path]), real.validate_paths([path])
+    line = text[: text.index(new)].count("\n") + 1 + new.count("\n") - 1
+    assert [(f.rule, f.location.field, f.message) for f in ours] == [("SCHEMA", *e) for e in expected]
+    assert all(f.location.path == str(path) and f.location.line == line for f in ours)
+    assert [str(f) for f in theirs] == [str(f) for f in ours]
+
+
 # ---- (c) mutations ------------------------------------------------------------------------------------
 
 UNKNOWN = "zzUnknownField"
@@ -249,9 +300,9 @@ def _render(tmp_path: Path) -> Path:
 def _user_run(tree: Path) -> subprocess.CompletedProcess[str]:
     assert KUBECONFORM is not None
     location = f"{default_schema_dir()}/{KUBECONFORM_LAYOUT}"
-    # A user's run also passes `-schema-location default` for Kubernetes' own kinds (the Namespaces), which
-    # downloads their schemas; offline, those are skipped instead.
-    argv = [KUBECONFORM, "-strict", "-summary", "-schema-location", location, "-skip", "v1/Namespace"]
+    # Kubernetes' own kinds (the Namespaces) are found in our folder too: no `-schema-location default`
+    # (a download) and no `-skip` is needed.
+    argv = [KUBECONFORM, "-strict", "-summary", "-schema-location", location]
     argv.append(str(tree))
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
 
