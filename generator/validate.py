@@ -577,6 +577,17 @@ def is_builtin_api(api_version: str) -> bool:
     return api_version.rpartition("/")[0] in BUILTIN_API_GROUPS
 
 
+# A kind as Kubernetes names them (CamelCase letters and digits). Only such kinds of the built-in groups
+# are skipped: kubeconform's `-skip` list is comma-separated, so a kind holding a comma cannot be in it,
+# and no such kind exists to skip.
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def skips_builtin(api_version: str, kind: str) -> bool:
+    """Whether an object without a shipped schema is skipped by both validators, not reported missing."""
+    return is_builtin_api(api_version) and _KIND.fullmatch(kind) is not None
+
+
 class SchemaStore:
     """Finds, reads and compiles (once) the schema of an (apiVersion, kind)."""
 
@@ -919,7 +930,7 @@ class BuiltinValidator:
             ]
         validator = self.store.validator(api_version, kind)
         if validator is None:
-            if self.ignore_missing or is_builtin_api(api_version):
+            if self.ignore_missing or skips_builtin(api_version, kind):
                 return []
             return [
                 _schema_finding(target, (), self.store.missing_message(api_version, kind), "SCHEMA-MISSING")
@@ -1009,7 +1020,7 @@ class KubeconformValidator:
             if (
                 isinstance(api_version, str)
                 and isinstance(kind, str)
-                and is_builtin_api(api_version)
+                and skips_builtin(api_version, kind)
                 and not self.store.has_schema(api_version, kind)
             ):
                 skip.add(f"{api_version}/{kind}")
