@@ -13,6 +13,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+from .canary_plan import PlanChange, diff_plans
 from .tree import TreePlan, path_owner
 from .yamlio import parse_documents
 
@@ -126,6 +127,41 @@ def totals(plan: TreePlan) -> dict[str, int]:
     }
 
 
+def _objects(plan: TreePlan, env: str) -> tuple[list[Any], list[Any]]:
+    """The objects of one environment before and after the plan (what canary_plan compares: Rollouts,
+    templates and Deployments; unparseable old files are skipped)."""
+    new = [m.obj for m in plan.manifests.values() if m.env == env]
+    unchanged = set(plan.unchanged)
+    old = [m.obj for p, m in plan.manifests.items() if m.env == env and p in unchanged]
+    for path in (*plan.changed, *plan.removed):
+        if path_owner(path)[0] != env:
+            continue
+        try:
+            old.extend(d for d in parse_documents(plan.old_text(path) or "") if isinstance(d, dict))
+        except Exception:  # a hand-edited file may be anything; describing it must not fail the run
+            continue
+    return old, new
+
+
+def canary_changes(plan: TreePlan) -> list[tuple[str, PlanChange]]:
+    """What the plan does to each canary and release, in words (`canary_plan.diff_plans`), by environment."""
+    envs = sorted({path_owner(path)[0] for path in plan.touched})
+    changes = []
+    for env in envs:
+        old, new = _objects(plan, env)
+        changes += [(env, change) for change in diff_plans(old, new)]
+    return changes
+
+
+def change_words(change: PlanChange) -> str:
+    """`image ... -> ..., canary 10% -> 80% in 5 steps, ...`: a canary that appears first, then its times;
+    otherwise the times first, what a reviewer weighs."""
+    phrases = (
+        (*change.changes, *change.timing) if change.status == "added" else (*change.timing, *change.changes)
+    )
+    return ", ".join(phrases)
+
+
 def format_text(plan: TreePlan) -> str:
     """The summary (one block per environment/service, one line per object), then the unified diff."""
     if not plan.has_changes:
@@ -138,6 +174,10 @@ def format_text(plan: TreePlan) -> str:
     count = totals(plan)
     done = ", ".join(f"{count[c]} {c}" for c in CHANGES if count[c])
     lines.append(f"{len(plan.touched)} files would change: {done}; {count['unchanged']} unchanged")
+    words = canary_changes(plan)
+    if words:
+        lines.append("")
+        lines.extend(f"{change.service}/{env}: {change_words(change)}" for env, change in words)
     return "\n".join(lines) + "\n\n" + plan.unified_diff()
 
 
@@ -154,6 +194,18 @@ def to_document(plan: TreePlan) -> dict[str, Any]:
                 **{c: [change.as_dict() for change in getattr(group, c)] for c in CHANGES},
             }
             for group in summarize(plan)
+        ],
+        "canaries": [
+            {
+                "env": env,
+                "namespace": change.namespace,
+                "service": change.service,
+                "rollout": change.rollout or None,
+                "status": change.status,
+                "changes": list(change.changes),
+                "timing": list(change.timing),
+            }
+            for env, change in canary_changes(plan)
         ],
         "files": [
             {"path": change.path, "change": change.change, "diff": plan.file_diff(change.path)}

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .canary_plan import PlanChange
-from .diff import GroupChanges
+from .diff import GroupChanges, change_words
 
 LIMIT = 65_000
 _MIN_PARTIAL = 400  # characters of a file's diff worth showing when the whole of it does not fit
@@ -79,19 +79,11 @@ def _table(groups: Sequence[GroupChanges], limit: int) -> str:
     return "\n".join(lines + shown + [note]) + "\n"
 
 
-def _phrases(change: PlanChange) -> tuple[str, ...]:
-    """What changed in a plan, its times first (`full promotion 30m -> 45m, earliest rollback 25m -> 15m`):
-    what a reviewer weighs. A canary that appears is said first, then its times."""
-    if change.status == "added":
-        return (*change.changes, *change.timing)
-    return (*change.timing, *change.changes)
-
-
 def _canary(changes: Sequence[tuple[str, PlanChange]], limit: int) -> str:
     title = "### Canary plan\n\n"
     if not changes:
         return title + "No change to any canary plan.\n"
-    items = [f"- **{change.service}/{env}**: {', '.join(_phrases(change))}" for env, change in changes]
+    items = [f"- **{change.service}/{env}**: {change_words(change)}" for env, change in changes]
     text = title + "\n".join(items) + "\n"
     if len(text) <= limit:
         return text

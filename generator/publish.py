@@ -36,14 +36,12 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import git
 
 from . import gitops
-from .canary_plan import PlanChange, diff_plans
 from .checks import check_render, validator_for
-from .diff import GroupChanges, summarize
+from .diff import GroupChanges, canary_changes, summarize
 from .errors import Findings, GeneratorError, Location, Problem, ToolError
 from .gitops import Git, Identity, Source
 from .model import resolve_environment
@@ -58,12 +56,10 @@ from .tree import (
     TreeError,
     TreePlan,
     apply_plan,
-    path_owner,
     plan_tree,
     read_index,
     refuse_links,
 )
-from .yamlio import parse_documents
 
 PR_PREFIX = "gitops-gen/"
 SCRATCH_PREFIX = "gitops-gen-publish-"
@@ -376,31 +372,6 @@ def commit_message(groups: Sequence[GroupChanges], source: Source | None, extra:
     if source is not None:
         lines += ["", f"Gitops-Gen-Source: {source.label}"]
     return "\n".join(lines) + "\n"
-
-
-def _objects(plan: TreePlan, env: str) -> tuple[list[Any], list[Any]]:
-    """The objects of one environment before and after the plan (Rollouts and templates are all that
-    canary_plan looks at, so unparseable old files are skipped)."""
-    new = [m.obj for m in plan.manifests.values() if m.env == env]
-    unchanged = set(plan.unchanged)
-    old = [m.obj for p, m in plan.manifests.items() if m.env == env and p in unchanged]
-    for path in (*plan.changed, *plan.removed):
-        if path_owner(path)[0] != env:
-            continue
-        try:
-            old.extend(d for d in parse_documents(plan.old_text(path) or "") if isinstance(d, dict))
-        except Exception:  # a hand-edited file may be anything; describing it must not fail the publish
-            continue
-    return old, new
-
-
-def canary_changes(plan: TreePlan) -> list[tuple[str, PlanChange]]:
-    envs = sorted({path_owner(path)[0] for path in plan.touched})
-    changes = []
-    for env in envs:
-        old, new = _objects(plan, env)
-        changes += [(env, change) for change in diff_plans(old, new)]
-    return changes
 
 
 def _plan_against(

@@ -53,6 +53,8 @@ def test_diff_summarizes_then_diffs_and_exits_0(example_config: Path) -> None:
         "  ~ Rollout/reviews-rollout  (demo/services/bookinfo/reviews/rollout.yaml)\n"
         "7 files would change: 1 changed, 6 removed; 31 unchanged\n"
         "\n"
+        "reviews/demo: replicas 5 -> 6\n"
+        "\n"
         "--- a/demo/argocd/apps/demo-details.yaml\n+++ /dev/null\n"
     )
     assert "-  replicas: 5\n+  replicas: 6\n" in result.stdout
@@ -112,3 +114,20 @@ def test_diff_help_says_it_exits_0() -> None:
     result = CliRunner().invoke(cli, ["diff", "--help"])
     assert result.exit_code == 0
     assert "exits 0 even when there are changes" in " ".join(result.stdout.split())
+
+
+def test_a_release_is_said_in_words(example_config: Path) -> None:
+    render(example_config)
+    spec = example_config / "services/reviews.yaml"
+    spec.write_text(spec.read_text().replace("reviews-v1:1.16.4", "reviews-v2:1.16.4"))
+    result = diff(example_config)
+    assert result.exit_code == 0, result.stderr
+    summary = result.stdout.split("\n\n")[1]
+    assert summary == (
+        "reviews/demo: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4, canary 10% -> 80% in 5 steps, "
+        "analysis Apdex >= 0.99, full promotion no sooner than 30m"
+    )
+    document = json.loads(diff(example_config, "--output", "json").stdout)
+    (canary,) = document["canaries"]
+    assert canary["env"] == "demo" and canary["service"] == "reviews" and canary["status"] == "changed"
+    assert canary["changes"][0] == "image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4"

@@ -64,7 +64,8 @@ def test_summary_groups_per_environment_then_service(plan: TreePlan) -> None:
 
 def test_text_is_the_summary_then_the_unified_diff(plan: TreePlan) -> None:
     text = format_text(plan)
-    summary, diff = text.split("\n\n", 1)
+    summary, words, diff = text.split("\n\n", 2)
+    assert words == "reviews/demo: replicas 5 -> 6"  # the plan in words (canary_plan)
     assert (
         "demo/reviews: 1 changed\n  ~ Rollout/reviews-rollout  (demo/services/bookinfo/reviews/rollout.yaml)"
         in (summary)
