@@ -26,7 +26,7 @@ from .skywalking import (
     service_name,
     style_problem,
 )
-from .spec import SourceFile, schema_file, without_removals
+from .spec import AdoptedObject, SourceFile, schema_file, without_removals
 
 ROLLOUTS_ANNOTATION_MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 
@@ -147,6 +147,8 @@ class Workload:
     service_ports: tuple[Mapping[str, Any], ...]  # as Kubernetes writes them; none: no Service
     containers: tuple[Mapping[str, Any], ...]  # as Kubernetes writes them, in the spec's order
     volumes: tuple[Any, ...]
+    # `workload.manifests`: the objects of services/<name>/, the Deployment's images set, written instead
+    adopted: tuple[Mapping[str, Any], ...] = ()
 
 
 # The workloadRef.scaleDown values with which Argo Rollouts scales the Deployment
@@ -184,6 +186,12 @@ class Service:
     def skywalking_service_name(self) -> str:
         assert self.canary is not None
         return service_name(self.canary.canary_subset, self.name, self.namespace, self.cluster)
+
+
+def _items_of(obj: Any, *path: str) -> list[Any]:
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, Mapping) else None
+    return obj if isinstance(obj, list) else []
 
 
 def _container_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -377,7 +385,7 @@ def resolve_service(env: Environment, env_source: SourceFile, spec: SourceFile) 
     merged = merge_layers(service_layers(env_source, spec, name))
     raise_if_any(_identity_problems(merged, name))
     apply_defaults(schema_file("service.schema.json"), merged.data)
-    resolver = _ServiceResolver(env, merged, spec.display)
+    resolver = _ServiceResolver(env, merged, spec.display, spec.adopted)
     service = resolver.build()
     raise_if_any(resolver.problems)
     return service
@@ -410,11 +418,14 @@ def _identity_problems(merged: Merged, name: str) -> list[Problem]:
 
 
 class _ServiceResolver:
-    def __init__(self, env: Environment, merged: Merged, source: str) -> None:
+    def __init__(
+        self, env: Environment, merged: Merged, source: str, adopted: tuple[AdoptedObject, ...] = ()
+    ) -> None:
         self.env = env
         self.merged = merged
         self.data = merged.data
         self.source = source
+        self.adopted = adopted
         self.problems: list[Problem] = []
 
     def problem(self, path: tuple[str | int, ...], message: str, hint: str = "") -> None:
@@ -464,7 +475,17 @@ class _ServiceResolver:
             self.problem(("argocd", "repoURL"), "no GitOps repoURL", "set gitops.repoURL in the environment")
         selector = data.get("selector") or {"app": name}
         host = mesh.get("host") or name
-        workload = self._workload(canary, selector, host) if "workload" in data else None
+        workload = None
+        if (data.get("workload") or {}).get("manifests"):
+            workload = self._adopted(canary)
+        elif "workload" in data:
+            workload = self._workload(canary, selector, host)
+        if self.adopted and (workload is None or not workload.adopted):
+            self.problem(
+                ("workload",) if "workload" in data else ("name",),
+                f"services/{name}/ holds the service's manifests, but the spec does not adopt them",
+                "set workload.manifests: true, or move the folder away",
+            )
         return Service(
             name=name,
             namespace=data["namespace"],
@@ -484,6 +505,69 @@ class _ServiceResolver:
             source=self.source,
             acknowledged=dict(acknowledged),
             workload=workload,
+        )
+
+    def _adopted(self, canary: Canary | None) -> Workload:
+        """`workload.manifests`: the objects of services/<name>/ as they are, with the images the spec (or
+        an environment) sets on the Deployment's containers, and the namespace where they give none."""
+        raw = self.data["workload"]
+        name = self.data["name"]
+        for key in sorted(set(raw) - {"manifests", "name", "containers"}):
+            self.problem(
+                ("workload", key),
+                f"with workload.manifests the Deployment is the one in services/{name}/",
+                f"remove workload.{key}, or set it in the manifests",
+            )
+        objects = [copy.deepcopy(o.obj) for o in self.adopted]
+        for obj in objects:
+            obj["metadata"].setdefault("namespace", self.data["namespace"])
+        deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+        wanted = canary.workload["name"] if canary is not None else raw.get("name")
+        if wanted is None and len(deployments) == 1:
+            wanted = next(iter(deployments))
+        deployment = deployments.get(str(wanted)) if wanted is not None else None
+        if not self.adopted:
+            self.problem(
+                ("workload", "manifests"), f"services/{name}/ holds no manifests", "add its YAML files"
+            )
+        elif deployment is None:
+            self.problem(
+                ("workload", "manifests"),
+                f"services/{name}/ has no Deployment '{wanted}' (it has: "
+                f"{', '.join(sorted(deployments)) or 'none'})",
+                "the Rollout's workloadRef.name (or workload.name) names the Deployment",
+            )
+        containers = _items_of(deployment, "spec", "template", "spec", "containers") if deployment else []
+        for container, fields in (raw.get("containers") or {}).items():
+            extra = sorted(set(fields or {}) - {"image"})
+            if extra:
+                self.problem(
+                    ("workload", "containers", container, extra[0]),
+                    "with workload.manifests a container sets only its image",
+                    "set the rest in the manifests",
+                )
+            matching = [c for c in containers if isinstance(c, dict) and c.get("name") == container]
+            if deployment is not None and not matching:
+                known = ", ".join(str(c.get("name")) for c in containers if isinstance(c, dict))
+                self.problem(
+                    ("workload", "containers", container),
+                    f"the Deployment '{wanted}' of services/{name}/ has no container '{container}'",
+                    f"its containers: {known or 'none'}",
+                )
+            for found in matching:
+                if fields and "image" in fields:
+                    found["image"] = fields["image"]
+        return Workload(
+            name=str(wanted),
+            labels={},
+            pod_labels={},
+            replicas=0,
+            service_account=None,
+            service_name="",
+            service_ports=(),
+            containers=(),
+            volumes=(),
+            adopted=tuple(objects),
         )
 
     def _workload(self, canary: Canary | None, selector: Mapping[str, str], host: str) -> Workload:

@@ -51,6 +51,7 @@ from .spec import (
     load_service,
     select,
     spec_files,
+    workload_files,
 )
 from .yamlio import MAX_INPUT_BYTES, dump_manifest, parse_documents
 
@@ -275,7 +276,22 @@ def _render_workload(
 ) -> list[Manifest]:
     """The Deployment, and the ServiceAccount and Kubernetes Service when the spec asks for them. The
     labels are the bookinfo sample's (istio/istio samples/bookinfo/platform/kube/bookinfo.yaml): `app` and
-    `service` on the Service, `account` on the ServiceAccount."""
+    `service` on the Service, `account` on the ServiceAccount. An adopted workload's objects are written
+    as they are, one file each."""
+    if workload.adopted:
+        return [
+            Manifest(
+                f"{folder}/{obj['kind'].lower()}-{obj['metadata']['name']}.yaml",
+                obj,
+                dump_manifest(obj),
+                origin.env,
+                origin.service,
+                origin.source,
+                origin.gitops_path,
+                origin.acknowledged,
+            )
+            for obj in workload.adopted
+        ]
     manifests = [
         _render(
             "deployment.yaml.j2",
@@ -914,13 +930,18 @@ class _Specs:
         self._bytes: dict[str, bytes | None] = {}
 
     def bytes_of(self, name: str) -> bytes | None:
-        """The spec's bytes (its cache key is made of them); None for a file `load` refuses to read."""
+        """The service's inputs as bytes (its cache key is made of them): the spec, then the name and bytes
+        of each file of its workload folder; None for a file `load` refuses to read."""
         if name not in self._bytes:
             try:
                 path = self.files[name]
                 too_big = path.stat().st_size > MAX_INPUT_BYTES
-                self._bytes[name] = None if too_big else path.read_bytes()
-            except OSError:
+                data = None if too_big else path.read_bytes()
+                if data is not None:
+                    for file in workload_files(path):
+                        data += b"\0" + file.name.encode() + b"\0" + file.read_bytes()
+                self._bytes[name] = data
+            except (OSError, InputError):
                 self._bytes[name] = None  # `load` says why
         return self._bytes[name]
 

@@ -10,16 +10,27 @@ import difflib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from .errors import InputError, Location, Problem, raise_if_any
 from .limits import DNS_LABEL_MAX, FORMATS, NAME_HINT, name_problem
 from .resources import data_dir
 from .skywalking import fraction_hint
-from .yamlio import PathTuple, format_field, load_source_file, position
+from .yamlio import (
+    PathTuple,
+    check_bounds,
+    format_field,
+    load_source_file,
+    parse_documents,
+    position,
+    read_text,
+    syntax_problem,
+)
 
 if TYPE_CHECKING:  # jsonschema is imported when a file is checked: a warm cache checks none (~50 ms)
     import jsonschema
@@ -37,12 +48,22 @@ NULL_SCHEMA = {"type": "null"}
 
 
 @dataclass(frozen=True)
+class AdoptedObject:
+    """One object of a service's own workload manifests (`services/<name>/*.yaml`)."""
+
+    display: str  # services/<name>/<file>
+    obj: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class SourceFile:
-    """A loaded YAML file: its positions (`yamlio.Loaded.node`) and its data as plain Python values."""
+    """A loaded YAML file: its positions (`yamlio.Loaded.node`) and its data as plain Python values; for a
+    spec, the objects of its workload folder too."""
 
     display: str
     node: Any
     data: Any
+    adopted: tuple[AdoptedObject, ...] = ()
 
     def locate(self, path: PathTuple, prefix: PathTuple = (), at_key: bool = False) -> Location:
         found = position(self.node, prefix + path, at_key)
@@ -350,6 +371,46 @@ def spec_files(config_dir: Path) -> dict[str, Path]:
     return {path.stem: path for path in _yaml_files(folder)}
 
 
+def workload_files(spec: Path) -> list[Path]:
+    """The YAML files of the spec's workload folder (`services/<name>/`, beside `services/<name>.yaml`)."""
+    folder = spec.parent / spec.stem
+    return list(_yaml_files(folder)) if folder.is_dir() else []
+
+
+def load_workload(spec: Path) -> tuple[AdoptedObject, ...]:
+    """The objects of the spec's workload folder, each a Kubernetes object (apiVersion, kind, name)."""
+    problems: list[Problem] = []
+    found: list[AdoptedObject] = []
+    for path in workload_files(spec):
+        display = f"{SERVICES_DIR}/{spec.stem}/{path.name}"
+        text = read_text(path, display)
+        check_bounds(text, display)
+        try:
+            documents = parse_documents(text)
+        except yaml.MarkedYAMLError as exc:
+            problems.append(syntax_problem(exc, display))
+            continue
+        for index, document in enumerate(documents, 1):
+            metadata = document.get("metadata") if isinstance(document, dict) else None
+            if not (
+                isinstance(metadata, dict)
+                and isinstance(metadata.get("name"), str)
+                and isinstance(document.get("apiVersion"), str)
+                and isinstance(document.get("kind"), str)
+            ):
+                problems.append(
+                    Problem(
+                        Location(display, 1, 1),
+                        f"document {index} is not a Kubernetes object",
+                        "each document needs apiVersion, kind and metadata.name",
+                    )
+                )
+                continue
+            found.append(AdoptedObject(display, document))
+    raise_if_any(problems)
+    return tuple(found)
+
+
 def load_service(path: Path) -> SourceFile:
     """One service spec, schema-checked; its name must be the file's stem and not a reserved one."""
     display = f"{SERVICES_DIR}/{path.name}"
@@ -375,7 +436,7 @@ def load_service(path: Path) -> SourceFile:
             )
         )
     raise_if_any(problems)
-    return source
+    return replace(source, adopted=load_workload(path))
 
 
 def load_services(config_dir: Path) -> dict[str, SourceFile]:

@@ -132,8 +132,8 @@ def load_file(path: Path, display: str | None = None) -> Any:
     return load_text(read_text(path, shown), shown)
 
 
-def syntax_problem(exc: MarkedYAMLError, display: str) -> Problem:
-    """A ruamel parse error as one located problem."""
+def syntax_problem(exc: MarkedYAMLError | yaml.MarkedYAMLError, display: str) -> Problem:
+    """A ruamel (or PyYAML) parse error as one located problem."""
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
     what = ": ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"

@@ -165,3 +165,131 @@ def test_a_bad_image_is_refused_where_it_is_written(example_config: Path, image:
     line = next(i for i, text in enumerate(spec.read_text().splitlines(), 1) if f"'{image}'" in text)
     assert str(problem).startswith(f"services/reviews.yaml:{line}:14: workload.containers.reviews.image: ")
     assert message in str(problem)
+
+
+# ---- adopted manifests: services/<name>/*.yaml ------------------------------------------------------------
+
+DEMO_APP = ROOT / "tests/fixtures/demo/application/bookinfo.yaml"
+
+
+def adopt_reviews(config: Path) -> Path:
+    """reviews takes the demo's own Service, ServiceAccount and Deployment of it instead of rendering them."""
+    demo = DEMO_APP.read_text()
+    folder = config / "services/reviews"
+    folder.mkdir()
+    (folder / "app.yaml").write_text(
+        demo[demo.index("# Reviews service") : demo.index("# Productpage services")]
+    )
+    spec = config / "services/reviews.yaml"
+    text = spec.read_text()
+    spec.write_text(text[: text.index("\nworkload:") + 1] + "workload:\n  manifests: true\n")
+    return folder
+
+
+def test_adopted_manifests_are_written_as_they_are_and_synced(example_config: Path) -> None:
+    adopt_reviews(example_config)
+    rendered = {m.path: m for m in render_all(example_config, ["demo"])}
+    folder = "demo/services/bookinfo/reviews"
+    demo = {(o["kind"], o["metadata"]["name"]): o for o in yaml_documents(DEMO_APP) if o}
+    for kind, name in (
+        ("Deployment", "reviews"),
+        ("Service", "reviews"),
+        ("ServiceAccount", "bookinfo-reviews"),
+    ):
+        manifest = rendered[f"{folder}/{kind.lower()}-{name}.yaml"]
+        expected = {**demo[(kind, name)]}
+        expected["metadata"] = {**expected["metadata"], "namespace": "bookinfo"}
+        assert manifest.obj == expected
+    assert f"{folder}/deployment.yaml" not in rendered  # nothing of the rendered form
+
+
+def test_the_spec_or_an_environment_sets_an_adopted_containers_image(example_config: Path) -> None:
+    adopt_reviews(example_config)
+    spec = example_config / "services/reviews.yaml"
+    spec.write_text(
+        spec.read_text()
+        + "  containers:\n    reviews: {image: docker.io/istio/examples-bookinfo-reviews-v2:1.16.4}\n"
+    )
+    add_environment(
+        example_config,
+        "prod",
+        "prod-cluster",
+        "services:\n  reviews:\n    workload:\n      containers:\n        reviews:\n"
+        "          image: docker.io/istio/examples-bookinfo-reviews-v3:1.16.4\n",
+    )
+    images = {
+        env: objects(example_config, env)[("Deployment", "reviews")]["spec"]["template"]["spec"][
+            "containers"
+        ][0]["image"]
+        for env in ("demo", "prod")
+    }
+    assert images == {
+        "demo": "docker.io/istio/examples-bookinfo-reviews-v2:1.16.4",
+        "prod": "docker.io/istio/examples-bookinfo-reviews-v3:1.16.4",
+    }
+
+
+def test_an_edit_of_an_adopted_file_is_rendered_again_from_the_cache(
+    example_config: Path, tmp_path: Path
+) -> None:
+    from generator.cache import RenderCache
+    from generator.render import render_environments
+
+    folder = adopt_reviews(example_config)
+    cache = RenderCache(tmp_path / "cache")
+    first = render_environments(example_config, ["demo"], cache=cache).selected
+    (folder / "app.yaml").write_text((folder / "app.yaml").read_text().replace("replicas: 1", "replicas: 0"))
+    second = {m.path: m for m in render_environments(example_config, ["demo"], cache=cache).selected}
+    assert second["demo/services/bookinfo/reviews/deployment-reviews.yaml"].obj["spec"]["replicas"] == 0
+    assert {m.path for m in first} == set(second)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("unadopted", "services/reviews.yaml:"),
+        (
+            "other-key",
+            "workload.serviceAccount: with workload.manifests the Deployment is the one in services/reviews/",
+        ),
+        (
+            "container-field",
+            "workload.containers.reviews.env: with workload.manifests a container sets only its image",
+        ),
+        (
+            "unknown-container",
+            "workload.containers.ratings: the Deployment 'reviews' of services/reviews/ has no container 'ratings' (its containers: reviews)",
+        ),
+        ("no-deployment", "workload.manifests: services/reviews/ has no Deployment 'reviews' (it has: none)"),
+        ("not-an-object", "services/reviews/app.yaml:1:1: document 4 is not a Kubernetes object"),
+        ("bad-yaml", "services/reviews/broken.yaml:1:5: YAML syntax error"),
+    ],
+)
+def test_what_cannot_be_adopted_is_a_located_error(example_config: Path, change: str, message: str) -> None:
+    folder = adopt_reviews(example_config)
+    spec = example_config / "services/reviews.yaml"
+    app = folder / "app.yaml"
+    if change == "unadopted":
+        spec.write_text(spec.read_text().replace("workload:\n  manifests: true\n", ""))
+    elif change == "other-key":
+        spec.write_text(spec.read_text() + "  serviceAccount: bookinfo-reviews\n")
+    elif change == "container-field":
+        spec.write_text(spec.read_text() + "  containers:\n    reviews: {image: reviews:2, env: {A: b}}\n")
+    elif change == "unknown-container":
+        spec.write_text(spec.read_text() + "  containers:\n    ratings: {image: ratings:2}\n")
+    elif change == "no-deployment":
+        text = app.read_text()
+        app.write_text(text[: text.index("apiVersion: apps/v1")])
+    elif change == "not-an-object":
+        app.write_text(app.read_text() + "---\n- a list\n")
+    else:
+        (folder / "broken.yaml").write_text("a: b: c\n")
+    with pytest.raises(InputError) as raised:
+        render_all(example_config, ["demo"])
+    assert any(message in str(p) for p in raised.value.problems), [str(p) for p in raised.value.problems]
+
+
+def yaml_documents(path: Path) -> list[Any]:
+    import yaml
+
+    return list(yaml.safe_load_all(path.read_text()))
