@@ -5,7 +5,8 @@ service specs and the environment files (the tool's own templates and schemas co
 what a render wrote lives in the output tree:
 
 - `services/<name>.yaml`: that service, in every environment, and the environments' own objects (its
-  namespace and tenancy are in their Namespaces, Workspace and Groups);
+  namespace and tenancy are in their Namespaces, Workspace and Groups); so does a file of its adopted
+  workload, `services/<name>/*.yaml`;
 - `environments/<env>.yaml`: that environment, every service in it;
 - a file in the output tree: the service it belongs to, or (for an environment's own objects, or the
   index) its environment;
@@ -50,6 +51,8 @@ def affected(config_dir: Path, out_dir: Path, files: Iterable[Path]) -> list[Sel
             parts = path.relative_to(config).parts
             if len(parts) == 2 and parts[0] == SERVICES_DIR:
                 services.add(path.stem)
+            elif len(parts) == 3 and parts[0] == SERVICES_DIR:  # its adopted manifests (workload.manifests)
+                services.add(parts[1])
             elif len(parts) == 2 and parts[0] == ENVIRONMENTS_DIR:
                 envs.add(path.stem)
     known_services = {p.stem for p in (config / SERVICES_DIR).glob("*.y*ml")}

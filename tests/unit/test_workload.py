@@ -293,3 +293,11 @@ def yaml_documents(path: Path) -> list[Any]:
     import yaml
 
     return list(yaml.safe_load_all(path.read_text()))
+
+
+def test_a_changed_adopted_file_is_its_services_change(example_config: Path) -> None:
+    from generator.changes import Selection, affected
+
+    folder = adopt_reviews(example_config)
+    selections = affected(example_config, example_config / "rendered", [folder / "app.yaml"])
+    assert selections == [Selection(services=("reviews",), with_environments=True)]
