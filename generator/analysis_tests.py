@@ -239,10 +239,14 @@ def run(config_dir: Path, paths: Sequence[Path] = ()) -> Report:
             problems.append(Problem(source.locate(("service",)), f"unknown service {service!r}", hint))
     raise_if_any(problems)
     rendered = render_environments(config_dir, (), sorted({str(s.data["service"]) for s in sources}))
+    by_service: dict[str | None, list[Manifest]] = {}
+    for manifest in rendered.manifests:
+        by_service.setdefault(manifest.service, []).append(manifest)
     report = Report(files=len(sources))
     planned: list[tuple[SourceFile, int, MetricUnderTest, str, tuple[skywalking_oap.Minute, ...]]] = []
     for source in sources:
-        targets = _targets(source, rendered.manifests, rendered.versions, problems)
+        own = by_service.get(str(source.data["service"]), [])
+        targets = _targets(source, own, rendered.versions, problems)
         known = {name: metrics[name] for metrics in reversed(targets) for name in metrics}
         for index, case in enumerate(source.data["cases"]):
             for metric_name, minutes in case["metrics"].items():
