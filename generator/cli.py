@@ -706,11 +706,8 @@ def _finish_release(
 ) -> None:
     """Render the edited config (from a temporary copy), validate it, then write the edited files, the
     tree, and publish: with a problem anywhere before the writes, nothing is written."""
-    from .checks import check_render, validator_for
-    from .errors import Findings, GeneratorError
-    from .release import check_edits, write_edits
-    from .report import format_findings, summary
-    from .tree import Scope, apply_plan, plan_tree
+    from .errors import GeneratorError
+    from .release import finish
 
     given = [
         "--" + name.replace("_", "-")
@@ -719,33 +716,26 @@ def _finish_release(
     ]
     if given and not publish_it:
         raise GeneratorError(f"{', '.join(given)}: publish flags, given without --publish")
+    chosen = None if no_validate else validator
     options = None
-    if publish_it:
-        chosen = None if no_validate else validator
+    if publish_it:  # its files are checked before anything is written
         options = _publish_options(config_dir, envs, (service,), flags, chosen, strict)
-    out = out_dir or config_dir / "rendered"
-    checked = check_edits(config_dir, service, edits)
-    if not no_validate:
-        result = check_render(checked.rendered, validator_for(validator), str(out))
-        click.echo(format_findings(result.findings, "text", result.checked), err=True, nl=False)
-        if result.failed(strict):
-            raise Findings(f"nothing written: {summary(result.findings, result.checked)}")
-    plan = plan_tree(out, checked.rendered.selected, Scope())
-    write_edits(config_dir, edits)
-    report = apply_plan(plan)
-    to_stderr = flags["pr_body"] is not None and str(flags["pr_body"]) == "-"
+    released = finish(config_dir, service, edits, out_dir or config_dir / "rendered", chosen, strict)
+    click.echo(released.findings, err=True, nl=False)
     for edit in edits:
         click.echo(f"edited {edit.where}: {edit.container} image {edit.image}", err=True)
     if not edits:
         click.echo("gitops-gen: the config already holds this image; nothing edited", err=True)
-    for change in checked.changes:
+    to_stderr = flags["pr_body"] is not None and str(flags["pr_body"]) == "-"
+    for change in released.changes:
         click.echo(str(change), err=to_stderr)
-    if edits and not checked.changes:
+    if edits and not released.changes:
         click.echo(
             "gitops-gen: no rendered image changed (each environment has an image of its own)", err=True
         )
+    report = released.report
     click.echo(
-        f"rendered {len(plan.manifests)} manifests: {len(report.written)} written, "
+        f"rendered {released.manifests} manifests: {len(report.written)} written, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged",
         err=True,
     )

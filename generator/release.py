@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .environments import merge_layers, service_layers
-from .errors import InputError, Location, Problem, raise_if_any
+from .errors import Findings, InputError, Location, Problem, raise_if_any
 from .limits import image_problem
 from .render import Manifest, Rendered, render_environments
 from .spec import (
@@ -34,6 +34,7 @@ from .spec import (
     select,
     spec_files,
 )
+from .tree import Scope, WriteReport, apply_plan, plan_tree
 from .yaml_edit import EditError, set_scalar
 from .yamlio import format_field, position
 
@@ -380,6 +381,40 @@ def check_edits(config_dir: Path, service: str, edits: Sequence[Edit]) -> Checke
             )
         )
     return Checked(rendered, tuple(changes))
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a release or promotion did: the render's findings (text), the images changed, the tree."""
+
+    changes: tuple[ImageChange, ...]
+    findings: str
+    manifests: int
+    report: WriteReport
+
+
+def finish(
+    config_dir: Path, service: str, edits: Sequence[Edit], out_dir: Path, validator: str | None, strict: bool
+) -> Released:
+    """Render the edited config (check_edits), validate it as `render` does (`validator` None: not), plan
+    the tree; only then replace the edited files (write_edits) and write the tree. Raises InputError
+    (exit 2) for a config that does not render once edited or a file in the tree that is not ours,
+    Findings (1) for an invalid render: with either, no file has been written."""
+    from .checks import check_render, validator_for
+    from .report import format_findings, summary
+
+    checked = check_edits(config_dir, service, edits)
+    findings = ""
+    if validator is not None:
+        result = check_render(checked.rendered, validator_for(validator), str(out_dir))
+        findings = format_findings(result.findings, "text", result.checked)
+        if result.failed(strict):
+            raise Findings(
+                f"nothing written: {summary(result.findings, result.checked)}\n{findings.rstrip()}"
+            )
+    plan = plan_tree(out_dir, checked.rendered.selected, Scope())
+    write_edits(config_dir, edits)
+    return Released(checked.changes, findings, len(plan.manifests), apply_plan(plan))
 
 
 def write_edits(config_dir: Path, edits: Sequence[Edit]) -> None:
