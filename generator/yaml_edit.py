@@ -205,15 +205,16 @@ def set_scalar(text: str, path: Sequence[str], value: str, display: str) -> Edit
                         "remove the null, or set the value by hand")
             )  # fmt: skip
         at = _line_end(text, key_node.end_mark.index)
+    newline = "\r\n" if "\r\n" in text else "\n"  # the file's own line ends
     lines = []
     for offset, key in enumerate(missing):
         indent = " " * (column + step * offset)
         last = offset == len(missing) - 1
-        lines.append(f"{indent}{scalar_text(key)}:{' ' + scalar_text(value) if last else ''}\n")
-    prefix = "" if at == 0 or text[at - 1] == "\n" else "\n"
+        lines.append(f"{indent}{scalar_text(key)}:{' ' + scalar_text(value) if last else ''}{newline}")
+    prefix = "" if at == 0 or text[at - 1] == "\n" else newline
     addition = prefix + "".join(lines)
     new = text[:at] + addition + text[at:]
-    value_at = at + len(addition) - 1 - len(scalar_text(value))
+    value_at = at + len(addition) - len(newline) - len(scalar_text(value))
     return _checked(text, new, path, value, value_at, None, display)
 
 

@@ -123,6 +123,16 @@ def test_a_release_whose_validation_fails_changes_nothing(config: Path) -> None:
     assert snapshot(config) == before
 
 
+def test_a_release_whose_render_fails_changes_nothing(config: Path) -> None:
+    prod = config / "environments" / "prod.yaml"
+    prod.write_text(prod.read_text() + "services:\n  reviews:\n    workload:\n      name: other\n")
+    before = snapshot(config)
+    result = run("release", config, "reviews", V2, "--env", "prod")
+    assert result.exit_code == 2, result.output
+    assert "the Rollout's workloadRef names 'reviews'" in result.stderr
+    assert snapshot(config) == before
+
+
 def test_promote_moves_the_release_and_refuses_without_one(config: Path) -> None:
     before = snapshot(config)
     refused = run("promote", config, "reviews", "--from", "prod", "--to", "demo")

@@ -114,6 +114,15 @@ def test_quoting_keeps_the_value_a_string_and_the_style_of_the_old_one() -> None
     assert empty.text == "a: 1\nservices:\n  reviews:\n    image: x:1\nb: 2\n"
 
 
+def test_a_crlf_file_keeps_its_line_ends() -> None:
+    old = "cluster: c\r\nservices:\r\n  ratings:\r\n    replicas: 1\r\n"
+    edited = set_scalar(old, OVERRIDE, "x/y:1", "e")
+    assert edited.text == old + (
+        "  reviews:\r\n    workload:\r\n      containers:\r\n        reviews:\r\n          image: x/y:1\r\n"
+    )
+    assert (edited.line, edited.column) == (9, 18)
+
+
 def test_an_anchored_map_or_a_scalar_in_the_way_is_refused_with_its_place() -> None:
     with pytest.raises(EditError) as caught:
         set_scalar("base: &b\n  image: x:1\nother: *b\n", ("base", "image"), "x:2", "f.yaml")
