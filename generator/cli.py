@@ -508,92 +508,87 @@ def _report(result: CheckResult, output: str, strict: bool) -> None:
         sys.exit(Findings.exit_code)
 
 
-@cli.command(epilog=EXIT_CODES)
-@config_option
-@envs_option
-@services_option
-@click.option(
-    "--repo",
-    metavar="URL|PATH",
-    help="GitOps repository: a local working clone (used in place) or a URL (cloned to a temporary "
-    "folder).  [default: the environments' gitops.repoURL]",
+_PUBLISH_FLAGS = (
+    click.option(
+        "--repo",
+        metavar="URL|PATH",
+        help="GitOps repository: a local working clone (used in place) or a URL (cloned to a temporary "
+        "folder).  [default: the environments' gitops.repoURL]",
+    ),
+    click.option("--branch", metavar="BRANCH", help="Branch to commit to.  [default: gitops.branch]"),
+    click.option(
+        "--path", metavar="PATH", help="Folder of the repository for the tree.  [default: gitops.path]"
+    ),
+    click.option(
+        "--push", is_flag=True, help="Push the commit; a rejected push is fetched and redone, never forced."
+    ),
+    click.option(
+        "--pr-branch",
+        is_flag=True,
+        help="Commit to gitops-gen/<config commit> (from the target branch's tip) instead, for a pull "
+        "request.",
+    ),
+    click.option(
+        "--pr-body",
+        metavar="FILE",
+        type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+        help="Write the pull-request description (markdown) to FILE, '-' for stdout; only when something "
+        "changed.",
+    ),
+    click.option("--author", metavar="'NAME <EMAIL>'", help="Commit author.  [default: git's identity]"),
+    click.option(
+        "--committer", metavar="'NAME <EMAIL>'", help="Committer.  [default: git's identity, else --author]"
+    ),
+    click.option(
+        "--message-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Commit message to use instead of the generated subject (the change list and source follow).",
+    ),
+    click.option(
+        "--retries",
+        type=click.IntRange(0, 100),
+        default=5,
+        show_default=True,
+        help="Retries after a rejected push.",
+    ),
+    click.option(
+        "--retry-delay",
+        type=click.FloatRange(0),
+        default=1.0,
+        show_default=True,
+        help="Seconds before the first retry; the n-th waits n times as long.",
+    ),
 )
-@click.option("--branch", metavar="BRANCH", help="Branch to commit to.  [default: gitops.branch]")
-@click.option("--path", metavar="PATH", help="Folder of the repository for the tree.  [default: gitops.path]")
-@click.option(
-    "--push", is_flag=True, help="Push the commit; a rejected push is fetched and redone, never forced."
-)
-@click.option(
-    "--pr-branch",
-    is_flag=True,
-    help="Commit to gitops-gen/<config commit> (from the target branch's tip) instead, for a pull request.",
-)
-@click.option(
-    "--pr-body",
-    metavar="FILE",
-    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-    help="Write the pull-request description (markdown) to FILE, '-' for stdout; only when something "
-    "changed.",
-)
-@click.option("--author", metavar="'NAME <EMAIL>'", help="Commit author.  [default: git's identity]")
-@click.option(
-    "--committer", metavar="'NAME <EMAIL>'", help="Committer.  [default: git's identity, else --author]"
-)
-@click.option(
-    "--message-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Commit message to use instead of the generated subject (the change list and source follow).",
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(0, 100),
-    default=5,
-    show_default=True,
-    help="Retries after a rejected push.",
-)
-@click.option(
-    "--retry-delay",
-    type=click.FloatRange(0),
-    default=1.0,
-    show_default=True,
-    help="Seconds before the first retry; the n-th waits n times as long.",
-)
-@validator_option
-@no_validate_option
-@click.option("--strict", is_flag=True, help="Validation warnings stop the publish too (exit 1).")
-@reports_errors
-def publish(
+_PUBLISH_NAMES = (
+    "repo", "branch", "path", "push", "pr_branch", "pr_body", "author", "committer", "message_file",
+    "retries", "retry_delay",
+)  # fmt: skip
+
+
+def publish_flags(command: F) -> F:
+    """The options of `publish` saying where and how to commit, shared with `release` and `promote`."""
+    for option in reversed(_PUBLISH_FLAGS):
+        command = option(command)
+    return command
+
+
+def _publish_options(
     config_dir: Path,
     envs: tuple[str, ...],
     services: tuple[str, ...],
-    repo: str | None,
-    branch: str | None,
-    path: str | None,
-    push: bool,
-    pr_branch: bool,
-    pr_body: Path | None,
-    author: str | None,
-    committer: str | None,
-    message_file: Path | None,
-    retries: int,
-    retry_delay: float,
-    validator: str,
-    no_validate: bool,
+    flags: dict[str, Any],
+    validator: str | None,
     strict: bool,
-) -> None:
-    """Render, validate and commit the tree into the GitOps repository (only when it changed).
-
-    Prints `changed=`, `commit=`, `branch=`, `base=`, `pushed=` and `title=` lines on stdout (on stderr
-    when the description goes to stdout), ready for $GITHUB_OUTPUT."""
-    # GitPython is imported only when publishing: the other commands stay fast to start.
-    from .errors import GeneratorError, ToolError
+) -> Any:
+    """PublishOptions from the flags; both files are checked first: a commit must not be pushed and then
+    the description fail to be written."""
+    from .errors import GeneratorError
     from .gitops import parse_identity
     from .publish import PublishOptions
-    from .publish import publish as publish_render
 
-    # Both files are checked before anything is published: a commit must not be pushed and then the
-    # description fail to be written.
     message = None
+    message_file: Path | None = flags["message_file"]
+    pr_body: Path | None = flags["pr_body"]
     if message_file is not None:
         try:
             message = message_file.read_text(encoding="utf-8")
@@ -601,23 +596,32 @@ def publish(
             raise GeneratorError(f"--message-file {message_file}: cannot read it ({exc})") from None
     if pr_body is not None and str(pr_body) != "-" and not pr_body.resolve().parent.is_dir():
         raise GeneratorError(f"--pr-body {pr_body}: the folder {pr_body.parent} does not exist")
-    options = PublishOptions(
+    author, committer = flags["author"], flags["committer"]
+    return PublishOptions(
         config_dir=config_dir,
         envs=envs,
         services=services,
-        repo=repo,
-        branch=branch,
-        path=path,
-        push=push,
-        pr_branch=pr_branch,
+        repo=flags["repo"],
+        branch=flags["branch"],
+        path=flags["path"],
+        push=flags["push"],
+        pr_branch=flags["pr_branch"],
         author=parse_identity(author, "--author") if author is not None else None,
         committer=parse_identity(committer, "--committer") if committer is not None else None,
         message=message,
-        validator=None if no_validate else validator,
+        validator=validator,
         strict=strict,
-        retries=retries,
-        retry_delay=retry_delay,
+        retries=flags["retries"],
+        retry_delay=flags["retry_delay"],
     )
+
+
+def _run_publish(options: Any, pr_body: Path | None) -> None:
+    """Publish, then say what happened: notes and a summary on stderr, the `key=value` lines on stdout
+    (on stderr when the description goes to stdout)."""
+    from .errors import ToolError
+    from .publish import publish as publish_render
+
     result = publish_render(options)
     for note in result.notes:
         click.echo(f"gitops-gen: {note}", err=True)
@@ -649,6 +653,176 @@ def publish(
         ("title", result.title),
     ):
         click.echo(f"{key}={value}", err=to_stdout)
+
+
+@cli.command(epilog=EXIT_CODES)
+@config_option
+@envs_option
+@services_option
+@publish_flags
+@validator_option
+@no_validate_option
+@click.option("--strict", is_flag=True, help="Validation warnings stop the publish too (exit 1).")
+@reports_errors
+def publish(
+    config_dir: Path,
+    envs: tuple[str, ...],
+    services: tuple[str, ...],
+    validator: str,
+    no_validate: bool,
+    strict: bool,
+    **flags: Any,
+) -> None:
+    """Render, validate and commit the tree into the GitOps repository (only when it changed).
+
+    Prints `changed=`, `commit=`, `branch=`, `base=`, `pushed=` and `title=` lines on stdout (on stderr
+    when the description goes to stdout), ready for $GITHUB_OUTPUT."""
+    # GitPython is imported only when publishing: the other commands stay fast to start.
+    options = _publish_options(config_dir, envs, services, flags, None if no_validate else validator, strict)
+    _run_publish(options, flags["pr_body"])
+
+
+# ---- release and promote ------------------------------------------------------------------------------
+
+_release_publish_option = click.option(
+    "--publish",
+    "publish_it",
+    is_flag=True,
+    help="Then commit the tree into the GitOps repository as `publish` does (with the flags below).",
+)
+
+
+def _finish_release(
+    config_dir: Path,
+    service: str,
+    edits: Sequence[Any],
+    out_dir: Path | None,
+    validator: str,
+    no_validate: bool,
+    strict: bool,
+    publish_it: bool,
+    envs: tuple[str, ...],
+    flags: dict[str, Any],
+) -> None:
+    """Render the edited config (from a temporary copy), validate it, then write the edited files, the
+    tree, and publish: with a problem anywhere before the writes, nothing is written."""
+    from .errors import GeneratorError
+    from .release import finish
+
+    given = [
+        "--" + name.replace("_", "-")
+        for name in _PUBLISH_NAMES
+        if flags[name] not in (None, False) and name not in ("retries", "retry_delay")
+    ]
+    if given and not publish_it:
+        raise GeneratorError(f"{', '.join(given)}: publish flags, given without --publish")
+    chosen = None if no_validate else validator
+    options = None
+    if publish_it:  # its files are checked before anything is written
+        options = _publish_options(config_dir, envs, (service,), flags, chosen, strict)
+    released = finish(config_dir, service, edits, out_dir or config_dir / "rendered", chosen, strict)
+    click.echo(released.findings, err=True, nl=False)
+    for edit in edits:
+        click.echo(f"edited {edit.where}: {edit.container} image {edit.image}", err=True)
+    if not edits:
+        click.echo("gitops-gen: the config already holds this image; nothing edited", err=True)
+    to_stderr = flags["pr_body"] is not None and str(flags["pr_body"]) == "-"
+    for change in released.changes:
+        click.echo(str(change), err=to_stderr)
+    if edits and not released.changes:
+        click.echo(
+            "gitops-gen: no rendered image changed (each environment has an image of its own)", err=True
+        )
+    report = released.report
+    click.echo(
+        f"rendered {released.manifests} manifests: {len(report.written)} written, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged",
+        err=True,
+    )
+    if options is not None:
+        _run_publish(options, flags["pr_body"])
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("service")
+@click.argument("image")
+@click.option(
+    "--container", metavar="NAME", help="The container to set.  [default: the service's only container]"
+)
+@click.option(
+    "--env",
+    "envs",
+    multiple=True,
+    metavar="ENV",
+    help="Release to this environment, in its services.<service> override (repeatable).  "
+    "[default: the spec, for every environment without an image of its own]",
+)
+@config_option
+@out_option
+@validator_option
+@no_validate_option
+@click.option("--strict", is_flag=True, help="Validation warnings stop the release too (exit 1).")
+@_release_publish_option
+@publish_flags
+@reports_errors
+def release(
+    service: str,
+    image: str,
+    container: str | None,
+    envs: tuple[str, ...],
+    config_dir: Path,
+    out_dir: Path | None,
+    validator: str,
+    no_validate: bool,
+    strict: bool,
+    publish_it: bool,
+    **flags: Any,
+) -> None:
+    """Set SERVICE's container image to IMAGE, in the spec or (--env) in environments' overrides, editing
+    the YAML in place (every other line as it was); then render and validate as `render` does and, with
+    --publish, commit as `publish` does. A bad image, service, container or environment, or a render that
+    fails: exit 2 (1 for findings), and no file is changed."""
+    from .release import plan_release
+
+    edits = plan_release(config_dir, service, image, container, envs)
+    _finish_release(
+        config_dir, service, edits, out_dir, validator, no_validate, strict, publish_it, envs, flags
+    )
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("service")
+@click.option("--from", "source", required=True, metavar="ENV", help="The environment released to.")
+@click.option("--to", "target", required=True, metavar="ENV", help="The environment to promote to.")
+@config_option
+@out_option
+@validator_option
+@no_validate_option
+@click.option("--strict", is_flag=True, help="Validation warnings stop the promotion too (exit 1).")
+@_release_publish_option
+@publish_flags
+@reports_errors
+def promote(
+    service: str,
+    source: str,
+    target: str,
+    config_dir: Path,
+    out_dir: Path | None,
+    validator: str,
+    no_validate: bool,
+    strict: bool,
+    publish_it: bool,
+    **flags: Any,
+) -> None:
+    """Copy what was released to --from (the images of its own services.<service> override, nothing
+    else) into --to's override, then render, validate and (--publish) commit as `release` does. Exit 2
+    when --from has no image of its own (it comes from the spec)."""
+    from .release import plan_promote
+
+    edits = plan_promote(config_dir, service, source, target)
+    _finish_release(
+        config_dir, service, edits, out_dir, validator, no_validate, strict, publish_it, (target,), flags
+    )
 
 
 def main() -> None:
