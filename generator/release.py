@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .canary_plan import short_image
 from .environments import merge_layers, service_layers
 from .errors import Findings, InputError, Location, Problem, raise_if_any
 from .limits import image_problem
@@ -84,14 +85,10 @@ class ImageChange:
 
 
 def short_images(old: str | None, new: str | None) -> tuple[str, str]:
-    """Both images without the registry and path they share (`docker.io/istio/`), `none` for no image."""
+    """Both images as the pull request says them (`canary_plan.short_image`), `none` for no image."""
     if old is None or new is None:
         return old or "none", new or "none"
-    old_parts, new_parts = old.split("/"), new.split("/")
-    shared = 0
-    while shared < min(len(old_parts), len(new_parts)) - 1 and old_parts[shared] == new_parts[shared]:
-        shared += 1
-    return "/".join(old_parts[shared:]), "/".join(new_parts[shared:])
+    return short_image(old, new)
 
 
 def _deployment_images(manifests: Iterable[Manifest]) -> dict[tuple[str, str], dict[str, str]]:

@@ -50,7 +50,7 @@ def test_release_to_an_environment_adds_its_override_and_renders(config: Path) -
     result = run("release", config, "reviews", V2, "--env", "prod", ok=True)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "reviews/prod: image examples-bookinfo-reviews-v1:1.16.4 -> examples-bookinfo-reviews-v2:1.16.4 "
+        "reviews/prod: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 "
         "(environments/prod.yaml:30)\n"
     )
     assert "edited environments/prod.yaml:30: reviews image " + V2 in result.stderr
@@ -69,8 +69,8 @@ def test_release_without_env_edits_the_spec_line(config: Path) -> None:
     result = run("release", config, "reviews", V2, ok=True)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
-        f"reviews/{env}: image examples-bookinfo-reviews-v1:1.16.4 -> examples-bookinfo-reviews-v2:1.16.4 "
-        "(services/reviews.yaml:34)"
+        f"reviews/{env}: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 "
+        "(services/reviews.yaml:37)"
         for env in ("demo", "prod")
     ]
     new = (config / "services" / "reviews.yaml").read_text()
@@ -84,13 +84,13 @@ def test_release_without_env_edits_the_spec_line(config: Path) -> None:
     [
         (
             ["reviews", "docker.io/Istio/x:1"],
-            "services/reviews.yaml:34:14: IMAGE: 'docker.io/Istio/x:1' is no image reference: the repository path "
+            "services/reviews.yaml:37:14: IMAGE: 'docker.io/Istio/x:1' is no image reference: the repository path "
             "must be lower case\n",
         ),
         (["reviewz", V2], "services/reviewz.yaml: service file not found (did you mean 'reviews'?)\n"),
         (
             ["reviews", V2, "--container", "web"],
-            "services/reviews.yaml:33:5: workload.containers: reviews has no container 'web' "
+            "services/reviews.yaml:36:5: workload.containers: reviews has no container 'web' "
             "(containers: reviews)\n",
         ),
         (
@@ -147,7 +147,7 @@ def test_promote_moves_the_release_and_refuses_without_one(config: Path) -> None
     result = run("promote", config, "reviews", "--from", "prod", "--to", "demo", ok=True)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "reviews/demo: image examples-bookinfo-reviews-v1:1.16.4 -> examples-bookinfo-reviews-v2:1.16.4 "
+        "reviews/demo: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 "
         "(environments/demo.yaml:30)\n"
     )
     assert image(config, "demo") == V2

@@ -62,9 +62,9 @@ def test_an_existing_value_changes_on_its_line_only() -> None:
     old = (ROOT / "services" / "reviews.yaml").read_text()
     edited = set_scalar(old, IMAGE, V2, "services/reviews.yaml")
     assert numstat(old, edited.text) == (1, 1)
-    assert opcodes(old, edited.text) == [("replace", 33, 34, 33, 34)]
-    assert edited.text.splitlines()[33] == f"      image: {V2}"
-    assert (edited.line, edited.column, edited.old) == (34, 14, V1)
+    assert opcodes(old, edited.text) == [("replace", 36, 37, 36, 37)]
+    assert edited.text.splitlines()[36] == f"      image: {V2}"
+    assert (edited.line, edited.column, edited.old) == (37, 14, V1)
 
 
 def test_a_missing_override_block_is_only_added_nested_in_block_style() -> None:
@@ -145,7 +145,7 @@ def test_release_to_the_spec_edits_one_line(example_config: Path) -> None:
         "services/reviews.yaml",
         None,
         "reviews",
-        "services/reviews.yaml:34",
+        "services/reviews.yaml:37",
     )
     assert numstat(edit.old, edit.new) == (1, 1)
     write_edits(example_config, [edit])
@@ -167,8 +167,8 @@ def test_bad_arguments_are_one_located_line_each(example_config: Path) -> None:
     with pytest.raises(InputError) as caught:
         plan_release(example_config, "reviews", "Docker.io/Istio/x:1", "revews")
     assert str(caught.value).splitlines() == [
-        "services/reviews.yaml:32:3: IMAGE: 'Docker.io/Istio/x:1' is no image reference: the repository path must be lower case",
-        "services/reviews.yaml:33:5: workload.containers: reviews has no container 'revews' (did you mean 'reviews'?)",
+        "services/reviews.yaml:35:3: IMAGE: 'Docker.io/Istio/x:1' is no image reference: the repository path must be lower case",
+        "services/reviews.yaml:36:5: workload.containers: reviews has no container 'revews' (did you mean 'reviews'?)",
     ]
     with pytest.raises(InputError) as caught:
         plan_release(example_config, "reviewz", V2, envs=("prd",))
@@ -189,7 +189,7 @@ def test_several_containers_need_container(example_config: Path) -> None:
     with pytest.raises(InputError) as caught:
         plan_release(example_config, "reviews", V2)
     assert str(caught.value) == (
-        "services/reviews.yaml:33:5: workload.containers: reviews has several containers (reviews, sidecar) (say which: --container)"
+        "services/reviews.yaml:36:5: workload.containers: reviews has several containers (reviews, sidecar) (say which: --container)"
     )
     [edit] = plan_release(example_config, "reviews", "x/sidecar:2", "sidecar")
     assert numstat(edit.old, edit.new) == (1, 1)
@@ -235,7 +235,7 @@ def test_check_edits_renders_the_edited_copy_and_says_what_changed(example_confi
     checked = check_edits(example_config, "reviews", edits)
     assert snapshot(example_config) == before
     assert [str(c) for c in checked.changes] == [
-        "reviews/prod: image examples-bookinfo-reviews-v1:1.16.4 -> examples-bookinfo-reviews-v2:1.16.4 (environments/prod.yaml:30)"
+        "reviews/prod: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 (environments/prod.yaml:30)"
     ]
     [deployment] = [
         m
@@ -290,7 +290,7 @@ def test_a_release_into_one_environment_of_a_fleet(tmp_path: Path) -> None:
     assert removed == 0 and added in (4, 5)  # under an existing override of the service, or a new one
     checked = check_edits(config, service, [edit])
     assert [str(c) for c in checked.changes] == [
-        f"{service}/prod: image {service}:1.0.0 -> {service}:1.1.0 ({edit.where})"
+        f"{service}/prod: image {service}:1.0.0 -> 1.1.0 ({edit.where})"
     ]
     write_edits(config, [edit])
     after = snapshot(config)
