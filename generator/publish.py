@@ -8,13 +8,18 @@ The steps, each of which can stop the run before the repository is touched:
   3. open the repository: a local working clone is used in place; a URL (or a bare repository) is cloned
      into a temporary folder, deleted at the end (and by the next run, when this one was killed: see
      `scratch_folder`); credentials in the URL never reach the disk (see `gitops.Credential`);
-  4. in a local clone, refuse (exit 2) when a file gitops-gen owns (listed in the ownership index, or the
-     index itself) has uncommitted changes; other dirty files are left alone and never committed;
-  5. write the tree (tree.plan_tree + apply_plan), `git add` exactly the owned, written and deleted files,
-     and commit only those (`git commit --only`), only when they changed: never an empty commit;
+  4. in a local clone, check what git needs before anything is written (`clone.check`: no other publish,
+     no lock file of git's, no merge in progress) and refuse (exit 2) when a file gitops-gen owns (listed
+     in the ownership index, or the index itself) has uncommitted changes that are not a killed publish's
+     unfinished work (`clone.recover_clone` redoes that); other dirty files are left alone and never
+     committed;
+  5. record in the clone's journal what it is about to write (`clone.JOURNAL_FILE`), write the tree
+     (tree.plan_tree + apply_plan), `git add` exactly the owned, written and deleted files, and commit
+     only those (`git commit --only`), only when they changed: never an empty commit;
   6. with `push`, push without force; a rejected push fetches the branch, moves the local branch onto the
      new tip (our commit is regenerable; a local clone's own unpushed commits are never dropped), writes
-     the tree again there and retries, at most `retries` times (then ToolError, exit 3).
+     the tree again there and retries, at most `retries` times (then ToolError, exit 3). Once it is done,
+     the journal is removed.
 
 Pull-request mode (`pr_branch`) commits to `gitops-gen/<config commit>` instead, started from the target
 branch's tip (or from that branch's own tip when an earlier run created it), and describes the change
@@ -40,7 +45,7 @@ from typing import Any
 
 import git
 
-from . import gitops
+from . import clone, gitops
 from .canary_plan import PlanChange, diff_plans
 from .checks import check_render, validator_for
 from .diff import GroupChanges, summarize
@@ -60,7 +65,6 @@ from .tree import (
     apply_plan,
     path_owner,
     plan_tree,
-    read_index,
     refuse_links,
 )
 from .yamlio import parse_documents
@@ -280,6 +284,7 @@ class Work:
     remote: str | None
     temporary: bool  # a clone of our own: nothing in it belongs to anyone
     display: str  # for messages, credentials redacted
+    held: clone.Clone | None = None  # a local working clone, held for this publish
 
 
 @contextlib.contextmanager
@@ -292,7 +297,9 @@ def _open(spec: str, scratch: Path, timeout: float) -> Iterator[Work]:
             raise GeneratorError(f"--repo {display}: not the top folder of a git working clone")
         g = Git.at(folder.resolve(), secrets, timeout)
         branch = gitops.current_branch(g)
-        yield Work(g, folder.resolve(), gitops.remote_of(g, branch) if branch else None, False, display)
+        remote = gitops.remote_of(g, branch) if branch else None
+        with clone.held(g, folder.resolve(), display) as held:
+            yield Work(g, folder.resolve(), remote, False, display, held)
         return
     if not folder.is_dir() and not _URL.match(spec):
         raise GeneratorError(f"--repo {display}: no such folder, and not a URL")
@@ -305,23 +312,15 @@ def _repo_path(path: str, relative: str) -> str:
     return posixpath.normpath(posixpath.join(path, relative))
 
 
-def refuse_dirty_owned(work: Work, path: str) -> None:
-    """Uncommitted changes to a file gitops-gen owns would be overwritten and committed: refuse."""
-    bookkeeping = (INDEX_NAME, LEGACY_INDEX_NAME)
-    refuse_links(work.root, path)  # before its index is read
-    owned = {_repo_path(path, p) for p in (*read_index(work.root / path).owned, *bookkeeping)}
-    dirty = [entry for entry in gitops.status(work.git, path) if entry.path in owned]
-    if dirty:
-        raise GeneratorError(
-            [
-                Problem(
-                    Location(str(work.root / entry.path)),
-                    f"has uncommitted changes (git status '{entry.code}'), and gitops-gen owns this file",
-                    "commit, stash or discard them, then publish again; nothing was written",
-                )
-                for entry in dirty
-            ]
-        )
+def _prepare(work: Work, path: str, branch: str, scratch: Path, notes: list[str]) -> None:
+    """In a local clone, before anything is written: check what git needs (exit 3 or 2, nothing changed,
+    when it does not hold), redo what a killed publish left unfinished, and start the journal."""
+    held = work.held
+    if held is None:
+        return
+    found = clone.check(held, path)
+    notes += clone.recover_clone(held, path, found, scratch)
+    held.write_journal(held.journal(path, branch, {}))
 
 
 def _stage_list(work: Work, path: str, plan: TreePlan) -> list[str]:
@@ -329,6 +328,17 @@ def _stage_list(work: Work, path: str, plan: TreePlan) -> list[str]:
     wanted = {_repo_path(path, p) for p in (*plan.owned, *plan.removed, INDEX_NAME, LEGACY_INDEX_NAME)}
     known = gitops.tracked(work.git, path)
     return sorted(p for p in wanted if p in known or (work.root / p).is_file())
+
+
+def _written(plan: TreePlan) -> dict[str, bytes]:
+    written = {p: plan.manifests[p].text.encode("utf-8") for p in (*plan.added, *plan.changed)}
+    if plan.index_changed:
+        written[INDEX_NAME] = plan.new_index.encode("utf-8")
+    return written
+
+
+def _deleted(plan: TreePlan) -> tuple[str, ...]:
+    return (*plan.removed, *((LEGACY_INDEX_NAME,) if plan.legacy_index else ()))
 
 
 def _ahead(work: Work, branch: str) -> bool:
@@ -451,7 +461,9 @@ def publish(options: PublishOptions) -> PublishResult:
     return dataclasses.replace(result, notes=(note, *result.notes))
 
 
-def _start(work: Work, target: Target, pr: str | None) -> tuple[str, str | None]:
+def _start(
+    work: Work, target: Target, pr: str | None, scratch: Path, notes: list[str]
+) -> tuple[str, str | None]:
     """Check out the branch to commit on; returns it and the commit the pull request is measured from
     (None outside pull-request mode)."""
     g, remote = work.git, work.remote
@@ -474,8 +486,9 @@ def _start(work: Work, target: Target, pr: str | None) -> tuple[str, str | None]
                 f"{work.display}: the clone is on {f'branch {current!r}' if current else 'a detached HEAD'}, "
                 f"not on '{branch}' (check out '{branch}' first, or pass --branch {current or '<branch>'})"
             )
-        refuse_dirty_owned(work, target.path)
+        _prepare(work, target.path, branch, scratch, notes)
         return branch, None
+    _prepare(work, target.path, pr, scratch, notes)
     if remote is not None and not work.temporary:
         base = gitops.fetch_branch(g, remote, target.branch)
         start = gitops.fetch_branch(g, remote, pr) or base
@@ -490,8 +503,6 @@ def _start(work: Work, target: Target, pr: str | None) -> tuple[str, str | None]
             f"{work.display}: no branch '{target.branch}' for the pull request to merge into "
             "(check --branch or gitops.branch)"
         )
-    if not work.temporary:
-        refuse_dirty_owned(work, target.path)
     g.run("checkout", "--quiet", "--no-track", "-B", pr, start)
     return pr, base
 
@@ -510,16 +521,22 @@ def _publish(
     if options.push and work.remote is None:
         raise GeneratorError(f"--push: {work.display} has no remote to push to")
     identity = gitops.identity_env(g, options.author, options.committer)
-    branch, pr_base = _start(work, target, pr)
+    notes: list[str] = []
+    branch, pr_base = _start(work, target, pr, scratch, notes)
     original = gitops.rev(g, "HEAD")
     scope = Scope.of(options.envs, options.services)
     out_dir = work.root / target.path
-    attempts, pushed, notes = 0, False, []
+    attempts, pushed = 0, False
+    algorithm = clone.object_format(g) if work.held is not None else "sha1"
+    files: dict[str, str] = {}
     while True:
         attempts += 1
         start = gitops.rev(g, "HEAD")
         refuse_links(work.root, target.path)  # a link committed to the repo could lead anywhere
         plan = plan_tree(out_dir, manifests, scope)
+        if work.held is not None:  # what this run writes, recorded before it is written
+            files = clone.planned_files(target.path, _written(plan), _deleted(plan), algorithm)
+            work.held.write_journal(work.held.journal(target.path, branch, files))
         apply_plan(plan)
         paths = _stage_list(work, target.path, plan)
         gitops.stage(g, paths, scratch)
@@ -554,8 +571,12 @@ def _publish(
                 f"diverged from the local branch, which has commits the remote lacks; pull (rebase) and "
                 "run again"
             )
+        if work.held is not None:  # the files of both commits are this run's states while it moves
+            work.held.write_journal(work.held.journal(target.path, branch, files, (tip,)))
         gitops.reset_keep(g, tip)
         notes.append(f"push rejected ({outcome.reason}); writing the tree again on {tip[:12]}")
+    if work.held is not None:
+        work.held.remove_journal()
     body, title = None, ""  # no title: nothing to describe
     if commit is not None:
         body_plan = plan
