@@ -18,7 +18,9 @@ A publish into a clone writes the tree, then runs `git add`, `git commit` and ma
    file in HEAD or in one of the journal's commits (absent counts as a state). Anything else is a human
    edit: refused (exit 2), never overwritten. Unfinished work is put back to HEAD and done again; lock
    files the killed run's git left (made since the journal was written, and no process of that run is
-   left) are removed. A commit made but not pushed is pushed by the next `--push`, as any local commit is.
+   left) are removed. The commits a `--push` publish made and had not pushed yet are in the journal
+   (`made`): the next `--push` pushes them, and when the remote moved meanwhile, moves them onto its tip
+   as it would its own commit (they are regenerable), where a human's local commits stop it (exit 3).
 
 The blob ids are those of the raw bytes (`git hash-object --no-filters`): in a clone whose attributes
 filter the rendered files (`eol`, a clean filter), the index holds other ids, and a killed publish's
@@ -74,6 +76,7 @@ class Journal:
     branch: str
     base: str | None  # HEAD when the journal was written (None: no commit yet)
     commits: tuple[str, ...]  # commits whose files are gitops-gen's own states too
+    made: tuple[str, ...]  # commits publish made that may not be pushed yet: its own, regenerable
     files: Mapping[str, str]  # repository path -> blob id of what is written, or DELETED
     run: Run
 
@@ -85,6 +88,7 @@ class Journal:
             "branch": self.branch,
             "base": self.base,
             "commits": list(self.commits),
+            "made": list(self.made),
             "files": dict(sorted(self.files.items())),
             "run": dataclasses.asdict(self.run),
         }
@@ -127,11 +131,16 @@ class Clone:
         _fsync_dir(self.git_dir)
 
     def journal(
-        self, path: str, branch: str, files: Mapping[str, str], commits: Iterable[str | None] = ()
+        self,
+        path: str,
+        branch: str,
+        files: Mapping[str, str],
+        made: Iterable[str],
+        commits: Iterable[str | None] = (),
     ) -> Journal:
         base = gitops.rev(self.git, "HEAD")
         kept = tuple(dict.fromkeys(c for c in (base, *commits) if c))
-        return Journal(path, branch, base, kept, dict(files), self.run)
+        return Journal(path, branch, base, kept, tuple(dict.fromkeys(made)), dict(files), self.run)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -188,6 +197,7 @@ def read_journal(clone: Clone) -> Journal | None:
             str(doc["branch"]),
             None if doc["base"] is None else str(doc["base"]),
             tuple(str(c) for c in doc["commits"]),
+            tuple(str(c) for c in doc["made"]),
             {str(p): str(b) for p, b in doc["files"].items()},
             Run(int(run["pid"]), int(run["pgid"]), run["started"], int(run["since"])),
         )

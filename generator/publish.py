@@ -312,15 +312,18 @@ def _repo_path(path: str, relative: str) -> str:
     return posixpath.normpath(posixpath.join(path, relative))
 
 
-def _prepare(work: Work, path: str, branch: str, scratch: Path, notes: list[str]) -> None:
+def _prepare(work: Work, path: str, branch: str, scratch: Path, notes: list[str]) -> tuple[str, ...]:
     """In a local clone, before anything is written: check what git needs (exit 3 or 2, nothing changed,
-    when it does not hold), redo what a killed publish left unfinished, and start the journal."""
+    when it does not hold), redo what a killed publish left unfinished, and start the journal. Returns
+    the commits a killed publish made and may not have pushed (its own: regenerable)."""
     held = work.held
     if held is None:
-        return
+        return ()
     found = clone.check(held, path)
     notes += clone.recover_clone(held, path, found, scratch)
-    held.write_journal(held.journal(path, branch, {}))
+    made = found.journal.made if found.journal is not None else ()
+    held.write_journal(held.journal(path, branch, {}, made))
+    return made
 
 
 def _stage_list(work: Work, path: str, plan: TreePlan) -> list[str]:
@@ -339,6 +342,14 @@ def _written(plan: TreePlan) -> dict[str, bytes]:
 
 def _deleted(plan: TreePlan) -> tuple[str, ...]:
     return (*plan.removed, *((LEGACY_INDEX_NAME,) if plan.legacy_index else ()))
+
+
+def _only_ours(work: Work, tip: str, made: Sequence[str]) -> bool:
+    """Every commit of the local branch that the remote's tip lacks is one a publish made (and a kill kept
+    from being pushed): moving the branch onto the tip drops nothing but regenerable commits."""
+    if not made:
+        return False
+    return set(work.git.out("rev-list", f"{tip}..HEAD").split()) <= set(made)
 
 
 def _ahead(work: Work, branch: str) -> bool:
@@ -462,10 +473,10 @@ def publish(options: PublishOptions) -> PublishResult:
 
 
 def _start(
-    work: Work, target: Target, pr: str | None, scratch: Path, notes: list[str]
+    work: Work, target: Target, pr: str | None, scratch: Path, notes: list[str], made: list[str]
 ) -> tuple[str, str | None]:
     """Check out the branch to commit on; returns it and the commit the pull request is measured from
-    (None outside pull-request mode)."""
+    (None outside pull-request mode). `made` gets the commits a killed publish made (`_prepare`)."""
     g, remote = work.git, work.remote
     if pr is None:
         branch = target.branch
@@ -486,9 +497,9 @@ def _start(
                 f"{work.display}: the clone is on {f'branch {current!r}' if current else 'a detached HEAD'}, "
                 f"not on '{branch}' (check out '{branch}' first, or pass --branch {current or '<branch>'})"
             )
-        _prepare(work, target.path, branch, scratch, notes)
+        made += _prepare(work, target.path, branch, scratch, notes)
         return branch, None
-    _prepare(work, target.path, pr, scratch, notes)
+    made += _prepare(work, target.path, pr, scratch, notes)
     if remote is not None and not work.temporary:
         base = gitops.fetch_branch(g, remote, target.branch)
         start = gitops.fetch_branch(g, remote, pr) or base
@@ -522,7 +533,8 @@ def _publish(
         raise GeneratorError(f"--push: {work.display} has no remote to push to")
     identity = gitops.identity_env(g, options.author, options.committer)
     notes: list[str] = []
-    branch, pr_base = _start(work, target, pr, scratch, notes)
+    made: list[str] = []  # commits of gitops-gen's own on this branch, maybe not pushed: regenerable
+    branch, pr_base = _start(work, target, pr, scratch, notes, made)
     original = gitops.rev(g, "HEAD")
     scope = Scope.of(options.envs, options.services)
     out_dir = work.root / target.path
@@ -536,7 +548,7 @@ def _publish(
         plan = plan_tree(out_dir, manifests, scope)
         if work.held is not None:  # what this run writes, recorded before it is written
             files = clone.planned_files(target.path, _written(plan), _deleted(plan), algorithm)
-            work.held.write_journal(work.held.journal(target.path, branch, files))
+            work.held.write_journal(work.held.journal(target.path, branch, files, made))
         apply_plan(plan)
         paths = _stage_list(work, target.path, plan)
         gitops.stage(g, paths, scratch)
@@ -546,9 +558,15 @@ def _publish(
         if changed:
             message = commit_message(groups, source, options.message)
             commit = gitops.commit(g, message, changed, scratch, identity)
+            if work.held is not None and options.push:  # a kill before the push leaves it ours
+                made.append(commit)
+                work.held.write_journal(work.held.journal(target.path, branch, files, made))
         if not options.push:
             break
-        if commit is None and (work.temporary or pr is not None or not _ahead(work, branch)):
+        head = gitops.rev(g, "HEAD")
+        if commit is None and (
+            work.temporary or pr is not None or not (_ahead(work, branch) or head in made)
+        ):
             break
         assert work.remote is not None
         outcome = gitops.push(g, work.remote, branch)
@@ -565,14 +583,20 @@ def _publish(
         tip = gitops.fetch_branch(g, work.remote, branch)
         if tip is None:
             continue  # the branch is gone on the remote: the next push creates it
-        if not (work.temporary or pr is not None or original is None or gitops.is_ancestor(g, original, tip)):
+        if not (
+            work.temporary
+            or pr is not None
+            or original is None
+            or _only_ours(work, tip, made)
+            or gitops.is_ancestor(g, original, tip)
+        ):
             raise ToolError(
                 f"{work.display}: the push to '{branch}' was rejected and {work.remote}/{branch} has "
                 f"diverged from the local branch, which has commits the remote lacks; pull (rebase) and "
                 "run again"
             )
         if work.held is not None:  # the files of both commits are this run's states while it moves
-            work.held.write_journal(work.held.journal(target.path, branch, files, (tip,)))
+            work.held.write_journal(work.held.journal(target.path, branch, files, made, (tip,)))
         gitops.reset_keep(g, tip)
         notes.append(f"push rejected ({outcome.reason}); writing the tree again on {tip[:12]}")
     if work.held is not None:

@@ -417,3 +417,34 @@ def test_a_terminated_publish_removes_its_temporary_clone(setup: Setup) -> None:
         process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGTERM
     assert scratch_folders(setup) == []
+
+
+def move_remote(setup: Setup) -> str:
+    """Someone else pushes to main: a commit the clone has not fetched."""
+    other = setup.base / "other"
+    if not other.exists():
+        git(setup.base, "clone", "-q", str(setup.remote), str(other))
+    git(other, "pull", "-q", "--ff-only")
+    with (other / "README.md").open("a") as readme:
+        readme.write("Another line, pushed by someone else\n")
+    git(other, "commit", "-q", "-am", "someone else's change")
+    git(other, "push", "-q", "origin", "main")
+    return git(other, "rev-parse", "HEAD").strip()
+
+
+@pytest.mark.parametrize("pause", ["push", "reset"])
+def test_a_killed_publish_s_commit_goes_onto_a_remote_that_moved(setup: Setup, pause: str) -> None:
+    """Killed before its push (the remote moves after), or while it moves onto the remote's new tip after
+    a rejected push: its commit is its own, so the next publish moves it onto the tip, never exit 3."""
+    render = setup.next_render()
+    theirs = move_remote(setup) if pause == "reset" else None
+    process = setup.start(*setup.local("--retry-delay", "0"), PAUSE_BEFORE=pause)
+    kill_when_paused(process, setup.base / "paused", pause)
+    theirs = theirs or move_remote(setup)
+    assert remote_tree(setup.remote) != render
+
+    stderr = assert_recovered(setup, render, f"killed before {pause}")
+
+    assert "push rejected" in stderr
+    assert git(setup.remote, "merge-base", "--is-ancestor", theirs, "main") == ""
+    assert git(setup.clone, "log", "-1", "--format=%s").startswith("gitops-gen: ")
