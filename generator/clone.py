@@ -254,12 +254,13 @@ def _left_of(run: Run) -> bool:
         mine.add(pid)
         fields = _stat_fields(pid)
         pid = int(fields[1]) if fields else 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) in mine:
-            continue
-        fields = _stat_fields(int(entry.name))
-        if fields and len(fields) > 2 and fields[2] == str(run.pgid) and fields[0] != "Z":
-            return True
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit() or int(entry.name) in mine:
+                continue
+            fields = _stat_fields(int(entry.name))
+            if fields and len(fields) > 2 and fields[2] == str(run.pgid) and fields[0] != "Z":
+                return True
     return False
 
 
@@ -446,6 +447,9 @@ def recover_clone(clone: Clone, path: str, found: Check, scratch: Path) -> list[
     for lock in found.stale_locks:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock)
+    if found.journal is not None:  # this run's now (after the old locks are gone, which its time would not
+        # cover): were it killed while recovering, the next one tells its git's locks and states
+        clone.write_journal(dataclasses.replace(found.journal, run=clone.run))
     if found.stale_locks:
         notes.append(
             f"removed {len(found.stale_locks)} lock file(s) left in {clone.display} by a killed publish: "

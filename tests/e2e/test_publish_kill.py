@@ -448,3 +448,13 @@ def test_a_killed_publish_s_commit_goes_onto_a_remote_that_moved(setup: Setup, p
     assert "push rejected" in stderr
     assert git(setup.remote, "merge-base", "--is-ancestor", theirs, "main") == ""
     assert git(setup.clone, "log", "-1", "--format=%s").startswith("gitops-gen: ")
+
+
+def test_a_publish_killed_while_it_recovers_is_finished_by_the_next(setup: Setup) -> None:
+    render = setup.next_render()
+    process = setup.start(*setup.local(), PAUSE_BEFORE="add")
+    kill_when_paused(process, setup.base / "paused", "before git add")
+    # the next one is killed as it puts the files back (`git checkout HEAD -- <paths>`)
+    process = setup.start(*setup.local(), PAUSE_BEFORE="checkout")
+    kill_when_paused(process, setup.base / "paused", "before git checkout")
+    assert_recovered(setup, render, "after two kills")
