@@ -15,6 +15,7 @@ gitops-gen itself has no test hooks.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import random
@@ -354,6 +355,31 @@ def test_a_stale_index_lock_leaves_the_clone_untouched(setup: Setup) -> None:
     assert snapshot(setup.clone) == before
     lock.unlink()
     assert_recovered(setup, expected(setup.config, setup.base / "expected"), "after the lock is gone")
+
+
+def test_a_merge_in_progress_or_another_publish_leaves_the_clone_untouched(setup: Setup) -> None:
+    setup.next_render()
+    merge_head = setup.clone / ".git" / "MERGE_HEAD"
+    merge_head.write_text(git(setup.clone, "rev-parse", "HEAD"))
+    before = snapshot(setup.clone)
+    result = setup.publish(*setup.local())
+    assert result.returncode == 2, result.stderr
+    assert (
+        f"{setup.clone}: a merge, rebase, cherry-pick or revert is in progress (MERGE_HEAD)" in result.stderr
+    )
+    assert snapshot(setup.clone) == before
+    merge_head.unlink()
+
+    fd = os.open(setup.clone / ".git", os.O_RDONLY)  # what a running publish holds
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        before = snapshot(setup.clone)
+        result = setup.publish(*setup.local())
+    finally:
+        os.close(fd)
+    assert result.returncode == 3, result.stderr
+    assert f"{setup.clone}: another gitops-gen publish is running in this clone" in result.stderr
+    assert snapshot(setup.clone) == before
 
 
 def test_a_human_edit_after_a_killed_publish_is_still_refused(setup: Setup) -> None:
