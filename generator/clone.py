@@ -36,6 +36,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -372,7 +373,7 @@ def blob_id(data: bytes, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-_UNMERGED = "unmerged"  # an index state no publish makes
+_FOREIGN = "foreign"  # a state no publish makes: an unmerged entry, a link, a folder
 
 
 def _entries(clone: Clone, path: str, paths: list[str], codes: Mapping[str, str]) -> list[_Entry]:
@@ -385,24 +386,29 @@ def _entries(clone: Clone, path: str, paths: list[str], codes: Mapping[str, str]
     for record in filter(None, raw.split("\0")):
         info, _, name = record.partition("\t")
         mode, blob, stage = info.split()
-        index[name] = blob if stage == "0" and mode != "120000" else _UNMERGED
+        index[name] = blob if stage == "0" and mode != "120000" else _FOREIGN
     entries = []
     for name in sorted(set(paths)):
         file = clone.root / name
-        try:
-            worktree = (
-                None
-                if not file.exists() and not file.is_symlink()
-                else (
-                    blob_id(file.read_bytes(), algorithm)
-                    if file.is_file() and not file.is_symlink()
-                    else _UNMERGED
-                )
-            )
-        except OSError:
-            worktree = _UNMERGED
-        entries.append(_Entry(name, codes.get(name, "??"), worktree, index.get(name)))
+        entries.append(_Entry(name, codes.get(name, "??"), _worktree_blob(file, algorithm), index.get(name)))
     return entries
+
+
+def _worktree_blob(file: Path, algorithm: str) -> str | None:
+    """The blob id of a working-tree file, None when there is none, _FOREIGN for a link, a folder or a
+    file that cannot be read (states no publish makes)."""
+    try:
+        info = file.lstat()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return _FOREIGN
+    if not stat.S_ISREG(info.st_mode):
+        return _FOREIGN
+    try:
+        return blob_id(file.read_bytes(), algorithm)
+    except OSError:
+        return _FOREIGN
 
 
 def _tree_blobs(g: Git, commit: str, path: str) -> dict[str, str]:

@@ -43,10 +43,11 @@ from generator.tree import apply_plan, plan_render
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = 6  # copies of the reviews spec, beside the example's four
-# KILL_TEST_REPEAT=n runs every kill point n times and n times as many random kills (to measure; `pytest
-# -s` prints where the random kills landed)
+# To measure: KILL_TEST_REPEAT=n runs every kill point n times and n times as many random kills (`pytest -s`
+# prints where the random kills landed)
 REPEAT = int(os.environ.get("KILL_TEST_REPEAT", "1"))
+# copies of the reviews spec beside the example's four; KILL_TEST_SERVICES=300 for a fleet's publish
+SERVICES = int(os.environ.get("KILL_TEST_SERVICES", "6"))
 RANDOM_KILLS = 22 * REPEAT
 REAL_GIT = shutil.which("git") or "git"
 
