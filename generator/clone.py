@@ -6,21 +6,23 @@ A publish into a clone writes the tree, then runs `git add`, `git commit` and ma
 
 1. Before anything is written (`check`): no other publish holds the clone (an flock on its git folder,
    which the kernel drops when the process dies); no lock file of git's (`index.lock`, `HEAD.lock`, a
-   branch's `.lock`) unless a killed publish left it (below); no merge, rebase or cherry-pick going on;
-   and every file gitops-gen owns is clean, or dirty only in ways gitops-gen itself made it.
+   branch's `.lock`; not `gc.log.lock`, which a background `git gc --auto` holds while it runs) unless a
+   killed publish left it (below); no merge, rebase or cherry-pick going on; and every file gitops-gen
+   owns is clean, or dirty only in ways gitops-gen itself made it.
 2. The journal, `<git dir>/JOURNAL_FILE` (written atomically and fsynced before the tree is written, and
    again before each step that moves the branch), records for each owned path it is about to write the
    blob id of the content (or `deleted`), the commits whose content is also its own (the base commit,
-   and on a retry the tip it moves onto), and the run (pid, process group, when it started). It is
-   removed once the commit (and the push, when asked) is done.
-3. The next publish (`recover`) takes a dirty owned file for gitops-gen's unfinished work when both its
-   working-tree content and its index entry are states gitops-gen produced: the journal's blob, or the
-   file in HEAD or in one of the journal's commits (absent counts as a state). Anything else is a human
-   edit: refused (exit 2), never overwritten. Unfinished work is put back to HEAD and done again; lock
-   files the killed run's git left (made since the journal was written, and no process of that run is
-   left) are removed. The commits a `--push` publish made and had not pushed yet are in the journal
-   (`made`): the next `--push` pushes them, and when the remote moved meanwhile, moves them onto its tip
-   as it would its own commit (they are regenerable), where a human's local commits stop it (exit 3).
+   and on a retry the tip it moves onto), the commits it made (`made`), and the run (pid, process group,
+   when it started). It is removed once the commit (and the push, when asked) is done.
+3. The next publish (`recover_clone`) takes a dirty owned file for gitops-gen's unfinished work when
+   both its working-tree content and its index entry are states gitops-gen produced: the journal's blob,
+   or the file in HEAD or in one of the journal's commits (absent counts as a state). Anything else is a
+   human edit: refused (exit 2), never overwritten. Unfinished work is put back to HEAD and done again;
+   lock files the killed run's git left (made since the journal was written, no process of that run is
+   left, and no `git gc` runs: a detached one is in a session of its own) are removed. The commits a
+   `--push` publish made and had not pushed are pushed by the next `--push`, and when the remote moved
+   meanwhile, moved onto its tip as its own commits are (they are regenerable); a human's local commits
+   still stop it (exit 3).
 
 The blob ids are those of the raw bytes (`git hash-object --no-filters`): in a clone whose attributes
 filter the rendered files (`eol`, a clean filter), the index holds other ids, and a killed publish's
@@ -36,6 +38,7 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
 import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -54,6 +57,10 @@ DELETED = "deleted"
 _SLACK_NS = 1_000_000_000  # file-system clocks tick coarser than time.time_ns(): a lock made right after
 # the journal may carry an mtime a little before it
 _SKIPPED = frozenset({"objects", "modules", "worktrees"})  # no index or ref locks of this work tree there
+# A detached `git gc --auto` (which a commit may start) holds gc.log.lock while it runs: it blocks nothing
+# publish does, and it is not a killed run's to remove.
+_GC_LOG_LOCK = "gc.log.lock"
+_GC_PID_AGE = 12 * 3600  # git gc's own limit for a gc.pid of another host
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply")
 
 
@@ -275,13 +282,32 @@ def lock_files(clone: Clone) -> list[Path]:
         for folder, dirs, names in os.walk(top):
             if Path(folder) == top:
                 dirs[:] = [d for d in dirs if d not in _SKIPPED]
-            found.update(Path(folder) / n for n in names if n.endswith(".lock"))
+            found.update(Path(folder) / n for n in names if n.endswith(".lock") and n != _GC_LOG_LOCK)
     return sorted(found)
+
+
+def _gc_running(clone: Clone) -> bool:
+    """Whether a `git gc` runs in the repository, as gc itself tells (its gc.pid: "<pid> <host>")."""
+    where = clone.common_dir / "gc.pid"
+    try:
+        pid, _, host = where.read_text(encoding="utf-8", errors="replace").strip().partition(" ")
+        age = time.time() - where.stat().st_mtime
+    except OSError:
+        return False
+    if host != socket.gethostname() or not pid.isdigit():
+        return age < _GC_PID_AGE
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _stale(clone: Clone, journal: Journal | None, locks: list[Path]) -> list[Path]:
     """The locks a killed publish's git left: made since its journal, and nothing of that run is left."""
-    if journal is None or not locks or _left_of(journal.run):
+    if journal is None or not locks or _left_of(journal.run) or _gc_running(clone):
         return []
     stale = []
     for lock in locks:

@@ -21,6 +21,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -115,6 +116,11 @@ def remote_tree(remote: Path) -> dict[str, bytes]:
 
 
 def locks(repo: Path) -> list[str]:
+    """git's lock files, once a `git gc --auto` a commit started in the background is done (it holds
+    gc.log.lock, and others, while it runs; with hundreds of services each publish adds enough objects)."""
+    deadline = time.monotonic() + 120
+    while any(repo.rglob("gc.pid")) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return sorted(str(p) for p in repo.rglob("*.lock"))
 
 
@@ -356,6 +362,27 @@ def test_a_stale_index_lock_leaves_the_clone_untouched(setup: Setup) -> None:
     assert snapshot(setup.clone) == before
     lock.unlink()
     assert_recovered(setup, expected(setup.config, setup.base / "expected"), "after the lock is gone")
+
+
+def test_a_background_gc_is_left_alone(setup: Setup) -> None:
+    """A detached `git gc --auto` (started by a commit) holds gc.log.lock: publish goes on beside it, and
+    a lock a killed run seems to have left is not taken from a gc that may hold it."""
+    gc_pid, gc_log = setup.clone / ".git" / "gc.pid", setup.clone / ".git" / "gc.log.lock"
+    gc_pid.write_text(f"{os.getpid()} {socket.gethostname()}")  # a live process: a running gc
+    gc_log.write_bytes(b"")
+    render = setup.next_render()
+    result = setup.publish(*setup.local())
+    assert result.returncode == 0, result.stderr
+    assert remote_tree(setup.remote) == render and gc_log.exists()
+
+    render = setup.next_render()
+    process = setup.start(*setup.local(), PAUSE_BEFORE="commit")
+    kill_when_paused(process, setup.base / "paused", "before git commit")
+    (setup.clone / ".git" / "index.lock").write_bytes(b"")  # as if the gc's: made after the journal
+    assert setup.publish(*setup.local()).returncode == 3
+    gc_pid.unlink()  # the gc is done
+    gc_log.unlink()
+    assert_recovered(setup, render, "once the gc is done")
 
 
 def test_a_merge_in_progress_or_another_publish_leaves_the_clone_untouched(setup: Setup) -> None:
