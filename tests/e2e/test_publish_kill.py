@@ -118,10 +118,15 @@ def remote_tree(remote: Path) -> dict[str, bytes]:
 def locks(repo: Path) -> list[str]:
     """git's lock files, once a `git gc --auto` a commit started in the background is done (it holds
     gc.log.lock, and others, while it runs; with hundreds of services each publish adds enough objects)."""
+    git_dir = repo / ".git" if (repo / ".git").is_dir() else repo
     deadline = time.monotonic() + 120
-    while any(repo.rglob("gc.pid")) and time.monotonic() < deadline:
+    while (git_dir / "gc.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return sorted(str(p) for p in repo.rglob("*.lock"))
+    found = []
+    for folder, dirs, names in os.walk(repo):
+        dirs[:] = [d for d in dirs if d != "objects"]  # loose objects: thousands of files, no locks
+        found += [os.path.join(folder, n) for n in names if n.endswith(".lock")]
+    return sorted(found)
 
 
 def fsck(repo: Path) -> None:
