@@ -6,11 +6,15 @@ this module only (not jsonschema, graphql-core, jinja2, GitPython or the rules),
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import importlib
+import os
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -92,6 +96,35 @@ Exit codes:
   2  bad input or usage: a spec, an environment file, a test file, a flag
   3  could not run: a tool missing, crashing or timing out, a push that kept failing,
      an OAP that cannot be asked, a condition the evaluator lacks"""
+
+
+class _Terminated(SystemExit):
+    """Raised by the SIGTERM handler of `terminated_unwinds`."""
+
+
+@contextlib.contextmanager
+def terminated_unwinds() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, a timeout's first signal) raises an exception in the main thread, as
+    Ctrl-C raises KeyboardInterrupt, so that `finally` blocks run on the way out: publish's temporary
+    clone is removed. Then the process exits at once with 143: GitPython's timer thread for a network
+    command (non-daemon, not cancelled when its wait is interrupted) would hold the exit back for up to
+    its timeout. SIGKILL cannot be caught: the next publish sweeps what such a run leaves."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def unwind(signum: int, frame: object) -> None:
+        raise _Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    except _Terminated as exc:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(exc.code or 1))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def reports_errors(command: F) -> F:
@@ -622,7 +655,8 @@ def _run_publish(options: Any, pr_body: Path | None) -> None:
     from .errors import ToolError
     from .publish import publish as publish_render
 
-    result = publish_render(options)
+    with terminated_unwinds():
+        result = publish_render(options)
     for note in result.notes:
         click.echo(f"gitops-gen: {note}", err=True)
     where = f"{result.repo} '{result.branch}' ({result.path}/)"

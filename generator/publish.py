@@ -8,13 +8,18 @@ The steps, each of which can stop the run before the repository is touched:
   3. open the repository: a local working clone is used in place; a URL (or a bare repository) is cloned
      into a temporary folder, deleted at the end (and by the next run, when this one was killed: see
      `scratch_folder`); credentials in the URL never reach the disk (see `gitops.Credential`);
-  4. in a local clone, refuse (exit 2) when a file gitops-gen owns (listed in the ownership index, or the
-     index itself) has uncommitted changes; other dirty files are left alone and never committed;
-  5. write the tree (tree.plan_tree + apply_plan), `git add` exactly the owned, written and deleted files,
-     and commit only those (`git commit --only`), only when they changed: never an empty commit;
+  4. in a local clone, check what git needs before anything is written (`clone.check`: no other publish,
+     no lock file of git's, no merge in progress) and refuse (exit 2) when a file gitops-gen owns (listed
+     in the ownership index, or the index itself) has uncommitted changes that are not a killed publish's
+     unfinished work (`clone.recover_clone` redoes that); other dirty files are left alone and never
+     committed;
+  5. record in the clone's journal what it is about to write (`clone.JOURNAL_FILE`), write the tree
+     (tree.plan_tree + apply_plan), `git add` exactly the owned, written and deleted files, and commit
+     only those (`git commit --only`), only when they changed: never an empty commit;
   6. with `push`, push without force; a rejected push fetches the branch, moves the local branch onto the
      new tip (our commit is regenerable; a local clone's own unpushed commits are never dropped), writes
-     the tree again there and retries, at most `retries` times (then ToolError, exit 3).
+     the tree again there and retries, at most `retries` times (then ToolError, exit 3). Once it is done,
+     the journal is removed.
 
 Pull-request mode (`pr_branch`) commits to `gitops-gen/<config commit>` instead, started from the target
 branch's tip (or from that branch's own tip when an earlier run created it), and describes the change
@@ -39,7 +44,7 @@ from pathlib import Path
 
 import git
 
-from . import gitops
+from . import clone, gitops
 from .checks import check_render, validator_for
 from .diff import GroupChanges, canary_changes, summarize
 from .errors import Findings, GeneratorError, Location, Problem, ToolError
@@ -57,7 +62,6 @@ from .tree import (
     TreePlan,
     apply_plan,
     plan_tree,
-    read_index,
     refuse_links,
 )
 
@@ -276,6 +280,7 @@ class Work:
     remote: str | None
     temporary: bool  # a clone of our own: nothing in it belongs to anyone
     display: str  # for messages, credentials redacted
+    held: clone.Clone | None = None  # a local working clone, held for this publish
 
 
 @contextlib.contextmanager
@@ -288,7 +293,9 @@ def _open(spec: str, scratch: Path, timeout: float) -> Iterator[Work]:
             raise GeneratorError(f"--repo {display}: not the top folder of a git working clone")
         g = Git.at(folder.resolve(), secrets, timeout)
         branch = gitops.current_branch(g)
-        yield Work(g, folder.resolve(), gitops.remote_of(g, branch) if branch else None, False, display)
+        remote = gitops.remote_of(g, branch) if branch else None
+        with clone.held(g, folder.resolve(), display) as held:
+            yield Work(g, folder.resolve(), remote, False, display, held)
         return
     if not folder.is_dir() and not _URL.match(spec):
         raise GeneratorError(f"--repo {display}: no such folder, and not a URL")
@@ -301,23 +308,18 @@ def _repo_path(path: str, relative: str) -> str:
     return posixpath.normpath(posixpath.join(path, relative))
 
 
-def refuse_dirty_owned(work: Work, path: str) -> None:
-    """Uncommitted changes to a file gitops-gen owns would be overwritten and committed: refuse."""
-    bookkeeping = (INDEX_NAME, LEGACY_INDEX_NAME)
-    refuse_links(work.root, path)  # before its index is read
-    owned = {_repo_path(path, p) for p in (*read_index(work.root / path).owned, *bookkeeping)}
-    dirty = [entry for entry in gitops.status(work.git, path) if entry.path in owned]
-    if dirty:
-        raise GeneratorError(
-            [
-                Problem(
-                    Location(str(work.root / entry.path)),
-                    f"has uncommitted changes (git status '{entry.code}'), and gitops-gen owns this file",
-                    "commit, stash or discard them, then publish again; nothing was written",
-                )
-                for entry in dirty
-            ]
-        )
+def _prepare(work: Work, path: str, branch: str, scratch: Path, notes: list[str]) -> tuple[str, ...]:
+    """In a local clone, before anything is written: check what git needs (exit 3 or 2, nothing changed,
+    when it does not hold), redo what a killed publish left unfinished, and start the journal. Returns
+    the commits a killed publish made and may not have pushed (its own: regenerable)."""
+    held = work.held
+    if held is None:
+        return ()
+    found = clone.check(held, path)
+    notes += clone.recover_clone(held, path, found, scratch)
+    made = found.journal.made if found.journal is not None else ()
+    held.write_journal(held.journal(path, branch, {}, made))
+    return made
 
 
 def _stage_list(work: Work, path: str, plan: TreePlan) -> list[str]:
@@ -325,6 +327,25 @@ def _stage_list(work: Work, path: str, plan: TreePlan) -> list[str]:
     wanted = {_repo_path(path, p) for p in (*plan.owned, *plan.removed, INDEX_NAME, LEGACY_INDEX_NAME)}
     known = gitops.tracked(work.git, path)
     return sorted(p for p in wanted if p in known or (work.root / p).is_file())
+
+
+def _written(plan: TreePlan) -> dict[str, bytes]:
+    written = {p: plan.manifests[p].text.encode("utf-8") for p in (*plan.added, *plan.changed)}
+    if plan.index_changed:
+        written[INDEX_NAME] = plan.new_index.encode("utf-8")
+    return written
+
+
+def _deleted(plan: TreePlan) -> tuple[str, ...]:
+    return (*plan.removed, *((LEGACY_INDEX_NAME,) if plan.legacy_index else ()))
+
+
+def _only_ours(work: Work, tip: str, made: Sequence[str]) -> bool:
+    """Every commit of the local branch that the remote's tip lacks is one a publish made (and a kill kept
+    from being pushed): moving the branch onto the tip drops nothing but regenerable commits."""
+    if not made:
+        return False
+    return set(work.git.out("rev-list", f"{tip}..HEAD").split()) <= set(made)
 
 
 def _ahead(work: Work, branch: str) -> bool:
@@ -422,9 +443,11 @@ def publish(options: PublishOptions) -> PublishResult:
     return dataclasses.replace(result, notes=(note, *result.notes))
 
 
-def _start(work: Work, target: Target, pr: str | None) -> tuple[str, str | None]:
+def _start(
+    work: Work, target: Target, pr: str | None, scratch: Path, notes: list[str], made: list[str]
+) -> tuple[str, str | None]:
     """Check out the branch to commit on; returns it and the commit the pull request is measured from
-    (None outside pull-request mode)."""
+    (None outside pull-request mode). `made` gets the commits a killed publish made (`_prepare`)."""
     g, remote = work.git, work.remote
     if pr is None:
         branch = target.branch
@@ -445,8 +468,9 @@ def _start(work: Work, target: Target, pr: str | None) -> tuple[str, str | None]
                 f"{work.display}: the clone is on {f'branch {current!r}' if current else 'a detached HEAD'}, "
                 f"not on '{branch}' (check out '{branch}' first, or pass --branch {current or '<branch>'})"
             )
-        refuse_dirty_owned(work, target.path)
+        made += _prepare(work, target.path, branch, scratch, notes)
         return branch, None
+    made += _prepare(work, target.path, pr, scratch, notes)
     if remote is not None and not work.temporary:
         base = gitops.fetch_branch(g, remote, target.branch)
         start = gitops.fetch_branch(g, remote, pr) or base
@@ -461,8 +485,6 @@ def _start(work: Work, target: Target, pr: str | None) -> tuple[str, str | None]
             f"{work.display}: no branch '{target.branch}' for the pull request to merge into "
             "(check --branch or gitops.branch)"
         )
-    if not work.temporary:
-        refuse_dirty_owned(work, target.path)
     g.run("checkout", "--quiet", "--no-track", "-B", pr, start)
     return pr, base
 
@@ -481,16 +503,23 @@ def _publish(
     if options.push and work.remote is None:
         raise GeneratorError(f"--push: {work.display} has no remote to push to")
     identity = gitops.identity_env(g, options.author, options.committer)
-    branch, pr_base = _start(work, target, pr)
+    notes: list[str] = []
+    made: list[str] = []  # commits of gitops-gen's own on this branch, maybe not pushed: regenerable
+    branch, pr_base = _start(work, target, pr, scratch, notes, made)
     original = gitops.rev(g, "HEAD")
     scope = Scope.of(options.envs, options.services)
     out_dir = work.root / target.path
-    attempts, pushed, notes = 0, False, []
+    attempts, pushed = 0, False
+    algorithm = clone.object_format(g) if work.held is not None else "sha1"
+    files: dict[str, str] = {}
     while True:
         attempts += 1
         start = gitops.rev(g, "HEAD")
         refuse_links(work.root, target.path)  # a link committed to the repo could lead anywhere
         plan = plan_tree(out_dir, manifests, scope)
+        if work.held is not None:  # what this run writes, recorded before it is written
+            files = clone.planned_files(target.path, _written(plan), _deleted(plan), algorithm)
+            work.held.write_journal(work.held.journal(target.path, branch, files, made))
         apply_plan(plan)
         paths = _stage_list(work, target.path, plan)
         gitops.stage(g, paths, scratch)
@@ -500,9 +529,15 @@ def _publish(
         if changed:
             message = commit_message(groups, source, options.message)
             commit = gitops.commit(g, message, changed, scratch, identity)
+            if work.held is not None and options.push:  # a kill before the push leaves it ours
+                made.append(commit)
+                work.held.write_journal(work.held.journal(target.path, branch, files, made))
         if not options.push:
             break
-        if commit is None and (work.temporary or pr is not None or not _ahead(work, branch)):
+        head = gitops.rev(g, "HEAD")
+        if commit is None and (
+            work.temporary or pr is not None or not (_ahead(work, branch) or head in made)
+        ):
             break
         assert work.remote is not None
         outcome = gitops.push(g, work.remote, branch)
@@ -519,14 +554,24 @@ def _publish(
         tip = gitops.fetch_branch(g, work.remote, branch)
         if tip is None:
             continue  # the branch is gone on the remote: the next push creates it
-        if not (work.temporary or pr is not None or original is None or gitops.is_ancestor(g, original, tip)):
+        if not (
+            work.temporary
+            or pr is not None
+            or original is None
+            or _only_ours(work, tip, made)
+            or gitops.is_ancestor(g, original, tip)
+        ):
             raise ToolError(
                 f"{work.display}: the push to '{branch}' was rejected and {work.remote}/{branch} has "
                 f"diverged from the local branch, which has commits the remote lacks; pull (rebase) and "
                 "run again"
             )
+        if work.held is not None:  # the files of both commits are this run's states while it moves
+            work.held.write_journal(work.held.journal(target.path, branch, files, made, (tip,)))
         gitops.reset_keep(g, tip)
         notes.append(f"push rejected ({outcome.reason}); writing the tree again on {tip[:12]}")
+    if work.held is not None:
+        work.held.remove_journal()
     body, title = None, ""  # no title: nothing to describe
     if commit is not None:
         body_plan = plan
