@@ -50,8 +50,7 @@ def test_release_to_an_environment_adds_its_override_and_renders(config: Path) -
     result = run("release", config, "reviews", V2, "--env", "prod", ok=True)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "reviews/prod: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 "
-        "(environments/prod.yaml:30)\n"
+        "reviews/prod: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 (environments/prod.yaml:30)\n"
     )
     assert "edited environments/prod.yaml:30: reviews image " + V2 in result.stderr
     assert "rendered 76 manifests: 1 written, 0 removed, 75 unchanged" in result.stderr
@@ -69,8 +68,7 @@ def test_release_without_env_edits_the_spec_line(config: Path) -> None:
     result = run("release", config, "reviews", V2, ok=True)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
-        f"reviews/{env}: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 "
-        "(services/reviews.yaml:37)"
+        f"reviews/{env}: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 (services/reviews.yaml:37)"
         for env in ("demo", "prod")
     ]
     new = (config / "services" / "reviews.yaml").read_text()
@@ -147,8 +145,7 @@ def test_promote_moves_the_release_and_refuses_without_one(config: Path) -> None
     result = run("promote", config, "reviews", "--from", "prod", "--to", "demo", ok=True)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "reviews/demo: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 "
-        "(environments/demo.yaml:30)\n"
+        "reviews/demo: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 (environments/demo.yaml:30)\n"
     )
     assert image(config, "demo") == V2
 

@@ -71,8 +71,7 @@ def test_release_publish_opens_the_pull_request_branch(config: Path, remote: Pat
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0] == (
-        "reviews/demo: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 "
-        "(environments/demo.yaml:30)"
+        "reviews/demo: image examples-bookinfo-reviews-v1:1.16.4 -> v2:1.16.4 (environments/demo.yaml:30)"
     )
     numstat = git(config, "diff", "--numstat").split()
     assert numstat == ["6", "0", "environments/demo.yaml"]  # only the override block, added
