@@ -79,8 +79,10 @@ def git(cwd: Path, *args: str) -> str:
 def write_service(config: Path, number: int) -> None:
     name = f"svc{number:03d}"
     reviews = (ROOT / "services/reviews.yaml").read_text()
-    text = reviews.replace("name: reviews", f"name: {name}").replace(
-        "templateName: apdex", f"templateName: {name}"
+    text = (
+        reviews.replace("name: reviews", f"name: {name}")
+        .replace("templateName: apdex", f"templateName: {name}")
+        .replace("serviceAccount: bookinfo-reviews", f"serviceAccount: {name}")
     )
     (config / "services" / f"{name}.yaml").write_text(text)
 
