@@ -49,7 +49,7 @@ from typing import Any
 from . import gitops
 from .errors import GeneratorError, Location, Problem, ToolError
 from .gitops import Git
-from .tree import INDEX_NAME, LEGACY_INDEX_NAME, read_index, recover, refuse_links
+from .tree import INDEX_NAME, LEGACY_INDEX_NAME, fsync_dir, read_index, recover, refuse_links
 
 JOURNAL_FILE = "gitops-gen-publish.json"
 JOURNAL_FORMAT = 1
@@ -130,13 +130,13 @@ class Clone:
         finally:
             os.close(fd)
         os.replace(temporary, self.journal_path)
-        _fsync_dir(self.git_dir)
+        fsync_dir(self.git_dir)
 
     def remove_journal(self) -> None:
         for name in (JOURNAL_FILE, JOURNAL_FILE + ".new"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.git_dir / name)
-        _fsync_dir(self.git_dir)
+        fsync_dir(self.git_dir)
 
     def journal(
         self,
@@ -149,14 +149,6 @@ class Clone:
         base = gitops.rev(self.git, "HEAD")
         kept = tuple(dict.fromkeys(c for c in (base, *commits) if c))
         return Journal(path, branch, base, kept, tuple(dict.fromkeys(made)), dict(files), self.run)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---- holding the clone --------------------------------------------------------------------------------

@@ -629,7 +629,8 @@ class WriteReport:
         return tuple(sorted((*self.added, *self.changed)))
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a rename, a new file) durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -754,7 +755,7 @@ class _Syncer:
             _syncfs(self.fd)
         for folder in sorted(self.folders):
             if folder.is_dir():
-                _fsync_dir(folder)
+                fsync_dir(folder)
 
 
 @contextlib.contextmanager
@@ -819,7 +820,7 @@ def _roll_forward(out_dir: Path, journal: _Journal) -> None:
             syncer.changed(_existing_ancestor(doomed.parent), device)
         syncer.sync()  # the moves and deletions are durable before the journal goes
     os.unlink(out_dir / JOURNAL_NAME)
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)
     shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -931,7 +932,7 @@ def _write(plan: TreePlan) -> None:
     try:
         # fsync(2): the journal's directory entry is durable only once out_dir is fsynced; it must be
         # before any file moves, or a power loss could leave moved files and no journal
-        _fsync_dir(out_dir)
+        fsync_dir(out_dir)
         _roll_forward(out_dir, journal)
     except OSError as exc:
         raise WriteFailed(
