@@ -24,7 +24,7 @@ from . import expr_eval, skywalking_oap
 from .errors import InputError, Location, Problem, raise_if_any
 from .expr_eval import Measurement, Part
 from .render import Manifest, render_environments
-from .rules.durations import go_duration_seconds
+from .rules.durations import go_duration_seconds, show_seconds
 from .skywalking import ARG_TAG, SCALED_BY_10000, TEMPLATE_TAG
 from .spec import (
     SERVICES_DIR,
@@ -317,7 +317,7 @@ def _minutes_problem(
     path = ("cases", index, "metrics", metric.name)
     counts = skywalking_oap.window_points(metric.window_seconds)
     if len(minutes) not in counts:
-        window = _duration_text(metric.window_seconds)
+        window = show_seconds(metric.window_seconds)
         expected = " or ".join(map(str, counts))
         return Problem(
             source.locate(path),
@@ -338,11 +338,6 @@ def _minutes_problem(
                     source.locate((*path, position)), f"expected a whole number, got {value:g}", hint
                 )
     return None
-
-
-def _duration_text(seconds: float) -> str:
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}m" + (f"{rest}s" if rest else "") if minutes else f"{rest}s"
 
 
 def _measure(
