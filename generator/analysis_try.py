@@ -11,6 +11,7 @@ classified as `gitops-gen test` classifies a simulated one.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -64,7 +65,11 @@ def parse_at(text: str) -> datetime:
 def oap_problem(url: str) -> str | None:
     """Why `--oap` cannot be asked: as an OAP address in a spec, an http(s) URL without credentials."""
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts.port  # noqa: B018  # urlsplit parses the port only when asked: `:abc` raises here
+    except ValueError:
+        return f"{url!r} is no http(s) URL of an OAP: its port is no number from 0 to 65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"{url!r} is no http(s) URL of an OAP"
     return address_problem(url)
 
@@ -148,6 +153,8 @@ def _post(url: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
         ) from None
     except OSError as error:
         raise ToolError(f"cannot reach the OAP at {url}: {error.strerror or error}") from None
+    except http.client.HTTPException as error:  # a status line or headers that are no HTTP
+        raise ToolError(f"the OAP at {url} answered with something that is not HTTP: {error!r}") from None
     if len(data) > _MAX_RESPONSE:
         raise ToolError(f"the OAP at {url} answered more than {_MAX_RESPONSE // (1024 * 1024)} MiB")
     try:

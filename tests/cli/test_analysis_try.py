@@ -47,6 +47,8 @@ def oap() -> Iterator[Oap]:
                 self.reply(500, b"internal error", "text/plain")
             elif state.mode == "not-json":
                 self.reply(200, b"<html>a login page</html>", "text/html")
+            elif state.mode == "not-http":  # e.g. another protocol on the port
+                self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n")
             elif state.mode == "errors":
                 body = {
                     "errors": [{"message": "Exception while fetching data (/readMetricsValues)"}],
@@ -159,6 +161,7 @@ def test_a_release_without_is_empty_value_refuses_the_query(example_config: Path
     [
         ("http-500", "answered HTTP 500 Internal Server Error"),
         ("not-json", "answered with something that is not JSON"),
+        ("not-http", "answered with something that is not HTTP"),
     ],
 )
 def test_an_answer_that_is_not_graphql_exits_3(
@@ -194,6 +197,10 @@ def test_an_unreachable_oap_exits_3(example_config: Path) -> None:
     ("args", "message"),
     [
         (("--oap", "file:///etc/passwd"), "--oap: 'file:///etc/passwd' is no http(s) URL of an OAP"),
+        (
+            ("--oap", "http://localhost:port"),
+            "--oap: 'http://localhost:port' is no http(s) URL of an OAP: its port is no number",
+        ),
         (("--oap", "http://user:token@oap:12800"), "--oap: http://***@oap:12800 holds credentials"),
         (("--at", "tomorrow"), "--at: invalid time 'tomorrow' (the window's end as YYYY-MM-DD HHMM)"),
     ],
