@@ -59,19 +59,6 @@ def commit_all(repo: Path, message: str) -> str:
 
 
 @pytest.fixture
-def remote(tmp_path: Path) -> Path:
-    """A bare repository with one commit on main, as a hosting service would hold it."""
-    bare = tmp_path / "remote.git"
-    gitpython.Repo.init(bare, bare=True, initial_branch="main").close()
-    seed = tmp_path / "seed"
-    git(tmp_path, "clone", "-q", str(bare), str(seed))
-    (seed / "README.md").write_text("The GitOps repository\n")
-    commit_all(seed, "initial")
-    git(seed, "push", "-q", "origin", "main")
-    return bare
-
-
-@pytest.fixture
 def config(example_config: Path) -> Path:
     """The bundled example as a config repository with one commit."""
     git(example_config, "init", "-q", "-b", "main")

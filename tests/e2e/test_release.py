@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import git as gitpython
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -39,18 +38,6 @@ def outputs(text: str) -> dict[str, str]:
     return dict(
         line.split("=", 1) for line in text.splitlines() if "=" in line and " " not in line.split("=")[0]
     )
-
-
-@pytest.fixture
-def remote(tmp_path: Path) -> Path:
-    bare = tmp_path / "remote.git"
-    gitpython.Repo.init(bare, bare=True, initial_branch="main").close()
-    seed = tmp_path / "seed"
-    git(tmp_path, "clone", "-q", str(bare), str(seed))
-    (seed / "README.md").write_text("The GitOps repository\n")
-    commit_all(seed, "initial")
-    git(seed, "push", "-q", "origin", "main")
-    return bare
 
 
 @pytest.fixture
