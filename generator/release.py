@@ -358,8 +358,15 @@ def _where_of(edits: Sequence[Edit], service: str) -> dict[tuple[str | None, str
 
 def check_edits(config_dir: Path, service: str, edits: Sequence[Edit]) -> Checked:
     """Render every environment from a temporary copy of the config with the edits applied (InputError
-    when the edited config does not render); the config folder is only read."""
-    before = render_environments(config_dir, (), [service]).selected
+    when the edited config does not render); the config folder is only read.
+
+    Both renders use the config's render cache: its entries are keyed by the bytes of a service's spec
+    and environment file (and the tool), not by the folder, so the copy's unchanged services are hits and
+    what the copy renders anew is what the render after the edit would."""
+    from .cache import RenderCache, default_folder
+
+    cache = RenderCache(default_folder(config_dir))
+    before = render_environments(config_dir, (), [service], cache=cache).selected
     with tempfile.TemporaryDirectory(prefix="gitops-gen-release-") as scratch:
         copy = Path(scratch) / "config"
         for folder in (SERVICES_DIR, ENVIRONMENTS_DIR):
@@ -367,7 +374,7 @@ def check_edits(config_dir: Path, service: str, edits: Sequence[Edit]) -> Checke
                 shutil.copytree(config_dir / folder, copy / folder, symlinks=True)
         for edit in edits:
             (copy / edit.file).write_text(edit.new, encoding="utf-8")
-        rendered = render_environments(copy)
+        rendered = render_environments(copy, cache=cache)
     where = _where_of(edits, service)
     changes = []
     for change in image_changes(before, (m for m in rendered.manifests if m.service == service)):
